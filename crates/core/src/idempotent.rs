@@ -1,0 +1,72 @@
+//! Running a mutating RPC at most once per idempotency key.
+//!
+//! [`once`] claims the caller's key, runs the operation, and stores its encoded response; a
+//! later call with the same key and the same request gets the stored response without the
+//! operation running again. Keys are scoped by caller (the `integ-caller` metadata, or
+//! `default`) and by method, and a request is identified by the SHA-256 of its protobuf
+//! encoding (maps are ordered, so the encoding is deterministic).
+
+use std::future::Future;
+
+use prost::Message;
+
+use crate::error::{Error, Result};
+use crate::store::{Claim, Store};
+
+/// The metadata key naming the calling service, which scopes idempotency keys.
+pub const CALLER_METADATA: &str = "integ-caller";
+
+/// Longest idempotency key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The scope of a key: caller and method.
+pub fn scope(metadata: &tonic::metadata::MetadataMap, method: &str) -> String {
+    let caller = metadata.get(CALLER_METADATA).and_then(|v| v.to_str().ok()).unwrap_or("default");
+    format!("{caller}:{method}")
+}
+
+/// The fingerprint of a request.
+pub fn fingerprint(request: &impl Message) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &request.encode_to_vec());
+    hex::encode(digest.as_ref())
+}
+
+/// Checks a key's shape (empty means no key).
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(Error::invalid("idempotency_key", "idempotency key must be at most 255 printable characters"));
+    }
+    Ok(())
+}
+
+/// Runs `op` once per (`scope`, `key`) for requests equal to `request`. An empty key runs `op`
+/// every time.
+pub async fn once<Req, Resp, F, Fut>(store: &Store, scope: &str, key: &str, request: &Req, op: F) -> Result<Resp>
+where
+    Req: Message,
+    Resp: Message + Default,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Resp>>,
+{
+    validate_key(key)?;
+    if key.is_empty() {
+        return op().await;
+    }
+    let records = store.idempotency();
+    match records.claim(scope, key, &fingerprint(request)).await? {
+        Claim::Replay(bytes) => {
+            metrics::counter!("integ_idempotent_replays_total").increment(1);
+            Resp::decode(bytes.as_slice()).map_err(|_| Error::internal("stored idempotent response is corrupt"))
+        }
+        Claim::New => match op().await {
+            Ok(response) => {
+                records.finish(scope, key, &response.encode_to_vec()).await?;
+                Ok(response)
+            }
+            Err(error) => {
+                records.release(scope, key).await?;
+                Err(error)
+            }
+        },
+    }
+}

@@ -1,0 +1,172 @@
+//! The store: SQLite (a file in WAL mode, synchronous FULL) by default, PostgreSQL when
+//! `INTEG_DATABASE_URL` is a `postgres://` URL.
+//!
+//! Both run the same migrations at start-up, written in the SQL the two share; queries use
+//! `$1, $2, …` placeholders in ascending order, which both accept. Idempotency records, sandbox
+//! objects and (later) webhook events live here. Every commit is durable before it returns.
+
+mod idempotency;
+mod migrate;
+mod records;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::{ConfigError, Env};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+pub use idempotency::{Claim, Idempotency};
+pub use records::Records;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default.
+    Sqlite,
+    /// A shared PostgreSQL server.
+    Postgres,
+}
+
+/// Where the store lives: `INTEG_DATABASE_URL` (or `_FILE`), else a SQLite file in the data dir.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    url: Secret,
+    backend: Backend,
+    /// Largest number of pooled connections (`INTEG_DATABASE_MAX_CONNECTIONS`).
+    pub max_connections: u32,
+}
+
+impl StoreConfig {
+    /// Reads the store settings; `default_file` is the SQLite file used when no URL is set.
+    pub fn from_env(env: &Env, default_file: &Path) -> Result<Self, ConfigError> {
+        let url = match env.secret("INTEG_DATABASE_URL")? {
+            Some(url) => url,
+            None => {
+                let url = format!("sqlite://{}?mode=rwc", default_file.display());
+                Secret::from_env_value("INTEG_DATA_DIR", url)
+                    .map_err(|e| ConfigError::new("INTEG_DATA_DIR", e.to_string()))?
+            }
+        };
+        let backend = url.with_value(|u| {
+            if u.starts_with("sqlite:") {
+                Ok(Backend::Sqlite)
+            } else if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+                Ok(Backend::Postgres)
+            } else {
+                Err(ConfigError::new("INTEG_DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://"))
+            }
+        })?;
+        let max_connections = env.count("INTEG_DATABASE_MAX_CONNECTIONS", 8)?;
+        Ok(Self { url, backend, max_connections })
+    }
+
+    /// A store at `url` (tests).
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        Self::from_env(&Env::from_pairs([("INTEG_DATABASE_URL", url)]), Path::new(""))
+    }
+
+    /// The backend the URL names.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// A connection pool plus the backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, applies the SQLite durability settings, and runs the migrations.
+    pub async fn open(config: &StoreConfig) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = config.url.expose();
+        if config.backend == Backend::Sqlite {
+            create_parent_dir(&url)?;
+        }
+        let options = AnyConnectOptions::from_str(&url).map_err(|_| Error::internal("database URL is malformed"))?;
+        drop(url);
+        let backend = config.backend;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { config.max_connections.min(4) } else { config.max_connections })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| store_error("connect", &e))?;
+        let store = Self { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// The pool, for modules that keep their own tables.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| store_error("ping", &e))?;
+        Ok(())
+    }
+
+    /// Idempotency records.
+    pub fn idempotency(&self) -> Idempotency<'_> {
+        Idempotency::new(self)
+    }
+
+    /// Sandbox records of `family`.
+    pub fn records(&self, family: &'static str) -> Records<'_> {
+        Records::new(self, family)
+    }
+
+    /// Closes the pool, waiting for connections to return.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_parent_dir(url: &str) -> Result<()> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::internal(format!("cannot create data directory: {}", e.kind())))?;
+    }
+    Ok(())
+}
+
+/// A store failure as an internal, retryable error that never carries SQL or values.
+pub(crate) fn store_error(operation: &str, error: &sqlx::Error) -> Error {
+    tracing::error!(operation, error = %error, "store operation failed");
+    Error::internal(format!("store {operation} failed")).retryable(true)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
