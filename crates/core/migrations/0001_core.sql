@@ -22,3 +22,14 @@ CREATE TABLE sandbox_records (
     updated_ms BIGINT NOT NULL,
     PRIMARY KEY (family, kind, id)
 );
+
+-- The ids we mint for provider objects, and where each object lives.
+CREATE TABLE resources (
+    id TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE INDEX resources_provider_id ON resources (provider, provider_id);

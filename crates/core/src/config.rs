@@ -36,7 +36,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about `key`.
     pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { key: key.into(), problem: problem.into() }
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -56,12 +59,23 @@ impl fmt::Debug for Env {
 impl Env {
     /// The process environment, read once. Variables that are not UTF-8 are skipped.
     pub fn from_process() -> Self {
-        Self { vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect() }
+        Self {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
     }
 
     /// An environment made of the given pairs, for tests and embedding.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// Sets one variable in the snapshot (not in the process).
@@ -71,7 +85,10 @@ impl Env {
 
     /// The raw value of `key`; an empty value counts as absent.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     /// The value of `key`, or `default`.
@@ -83,7 +100,10 @@ impl Env {
     pub fn parse<T: FromStr>(&self, key: &str, default: T, what: &str) -> Result<T, ConfigError> {
         match self.get(key) {
             None => Ok(default),
-            Some(raw) => raw.trim().parse().map_err(|_| ConfigError::new(key, format!("must be {what}"))),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(key, format!("must be {what}"))),
         }
     }
 
@@ -118,7 +138,11 @@ impl Env {
 
     /// A duration given in milliseconds by a key ending in `_MS`.
     pub fn millis(&self, key: &str, default: Duration) -> Result<Duration, ConfigError> {
-        let ms: u64 = self.parse(key, default.as_millis() as u64, "a whole number of milliseconds")?;
+        let ms: u64 = self.parse(
+            key,
+            default.as_millis() as u64,
+            "a whole number of milliseconds",
+        )?;
         Ok(Duration::from_millis(ms))
     }
 
@@ -133,7 +157,10 @@ impl Env {
         let raw = self.string(key, default);
         let url = Url::parse(&raw).map_err(|_| ConfigError::new(key, "must be an absolute URL"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(ConfigError::new(key, "must be an http:// or https:// URL with a host"));
+            return Err(ConfigError::new(
+                key,
+                "must be an http:// or https:// URL with a host",
+            ));
         }
         Ok(url)
     }
@@ -167,7 +194,10 @@ impl Env {
     pub fn secret(&self, key: &str) -> Result<Option<Secret>, ConfigError> {
         let file_key = format!("{key}_FILE");
         match (self.get(key), self.get(&file_key)) {
-            (Some(_), Some(_)) => Err(ConfigError::new(key, format!("set either {key} or {file_key}, not both"))),
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                key,
+                format!("set either {key} or {file_key}, not both"),
+            )),
             (Some(value), None) => Secret::from_env_value(key, value.to_owned())
                 .map(Some)
                 .map_err(|e| secret_error(key, e)),
@@ -180,8 +210,9 @@ impl Env {
 
     /// A secret that must be present.
     pub fn required_secret(&self, key: &str) -> Result<Secret, ConfigError> {
-        self.secret(key)?
-            .ok_or_else(|| ConfigError::new(key, format!("is required (or {key}_FILE naming a file)")))
+        self.secret(key)?.ok_or_else(|| {
+            ConfigError::new(key, format!("is required (or {key}_FILE naming a file)"))
+        })
     }
 }
 
@@ -196,7 +227,10 @@ mod tests {
 
     #[test]
     fn malformed_values_name_the_key_and_hide_the_value() {
-        let env = Env::from_pairs([("INTEG_GRPC_PORT", "eighty"), ("INTEG_X_BASE_URL", "s3cr3t-not-a-url")]);
+        let env = Env::from_pairs([
+            ("INTEG_GRPC_PORT", "eighty"),
+            ("INTEG_X_BASE_URL", "s3cr3t-not-a-url"),
+        ]);
         let err = env.port("INTEG_GRPC_PORT", 1).unwrap_err();
         assert_eq!(err.key, "INTEG_GRPC_PORT");
         assert!(!err.to_string().contains("eighty"));
@@ -210,7 +244,10 @@ mod tests {
         let env = Env::from_pairs([("A", "ftp://example.com"), ("B", "http://127.0.0.1:9/v1")]);
         assert!(env.url("A", "").is_err());
         assert_eq!(env.url("B", "").unwrap().as_str(), "http://127.0.0.1:9/v1");
-        assert_eq!(env.url("C", "https://api.stripe.com").unwrap().host_str(), Some("api.stripe.com"));
+        assert_eq!(
+            env.url("C", "https://api.stripe.com").unwrap().host_str(),
+            Some("api.stripe.com")
+        );
     }
 
     #[test]
@@ -225,11 +262,19 @@ mod tests {
 
     #[test]
     fn lists_flags_and_durations() {
-        let env = Env::from_pairs([("L", " Stripe , ,sandbox"), ("F", "yes"), ("D_MS", "250"), ("Z", "0")]);
+        let env = Env::from_pairs([
+            ("L", " Stripe , ,sandbox"),
+            ("F", "yes"),
+            ("D_MS", "250"),
+            ("Z", "0"),
+        ]);
         assert_eq!(env.list("L", &[]), ["stripe", "sandbox"]);
         assert_eq!(env.list("M", &["sandbox"]), ["sandbox"]);
         assert!(env.flag("F", false).unwrap());
-        assert_eq!(env.millis("D_MS", Duration::ZERO).unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            env.millis("D_MS", Duration::ZERO).unwrap(),
+            Duration::from_millis(250)
+        );
         assert!(env.count("Z", 3).is_err());
     }
 

@@ -36,8 +36,23 @@ pub enum Kind {
     CircuitOpen,
     /// The deadline passed before an answer. Retryable by the caller with a new deadline.
     DeadlineExceeded,
-    /// The caller's own credentials (for example a token to verify) were refused.
-    Unauthenticated,
+    /// The `provider` field names a provider this family has not configured. Not retryable.
+    UnknownProvider,
+    /// A call with the same idempotency key is still running. Retryable after a moment.
+    InProgress,
+    /// A token given to us for verification is malformed or has a bad signature, issuer,
+    /// audience or kind. Not retryable.
+    TokenInvalid,
+    /// A token given to us for verification has expired. Not retryable; refresh it.
+    TokenExpired,
+    /// An authorization `state` is unknown, expired or already used. Not retryable.
+    AuthorizationStateInvalid,
+    /// The provider refused an authorization code or refresh token. Not retryable.
+    GrantInvalid,
+    /// A byte range starts past the end of the object. Not retryable.
+    OutOfRange,
+    /// The provider answered in a way we could not understand. Retryable per the flag.
+    ProviderError,
     /// The provider refused our credentials: the server is misconfigured. Operator action.
     ProviderAuth,
     /// The provider or the family does not offer this operation. Not retryable.
@@ -59,7 +74,14 @@ impl Kind {
             Kind::Unavailable => "PROVIDER_UNAVAILABLE",
             Kind::CircuitOpen => "CIRCUIT_OPEN",
             Kind::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Kind::Unauthenticated => "UNAUTHENTICATED",
+            Kind::UnknownProvider => "UNKNOWN_PROVIDER",
+            Kind::InProgress => "IN_PROGRESS",
+            Kind::TokenInvalid => "TOKEN_INVALID",
+            Kind::TokenExpired => "TOKEN_EXPIRED",
+            Kind::AuthorizationStateInvalid => "AUTHORIZATION_STATE_INVALID",
+            Kind::GrantInvalid => "GRANT_INVALID",
+            Kind::OutOfRange => "OUT_OF_RANGE",
+            Kind::ProviderError => "PROVIDER_ERROR",
             Kind::ProviderAuth => "PROVIDER_AUTH",
             Kind::Unsupported => "UNSUPPORTED",
             Kind::Internal => "INTERNAL",
@@ -69,22 +91,34 @@ impl Kind {
     /// The gRPC status code for this class.
     pub fn code(self) -> Code {
         match self {
-            Kind::InvalidArgument => Code::InvalidArgument,
+            Kind::InvalidArgument | Kind::UnknownProvider => Code::InvalidArgument,
             Kind::NotFound => Code::NotFound,
             Kind::Conflict => Code::AlreadyExists,
-            Kind::Declined | Kind::FailedPrecondition => Code::FailedPrecondition,
+            Kind::Declined
+            | Kind::FailedPrecondition
+            | Kind::AuthorizationStateInvalid
+            | Kind::GrantInvalid => Code::FailedPrecondition,
+            Kind::InProgress => Code::Aborted,
+            Kind::OutOfRange => Code::OutOfRange,
             Kind::RateLimited => Code::ResourceExhausted,
             Kind::Unavailable | Kind::CircuitOpen => Code::Unavailable,
             Kind::DeadlineExceeded => Code::DeadlineExceeded,
-            Kind::Unauthenticated => Code::Unauthenticated,
-            Kind::ProviderAuth | Kind::Internal => Code::Internal,
+            Kind::TokenInvalid | Kind::TokenExpired => Code::Unauthenticated,
+            Kind::ProviderAuth | Kind::Internal | Kind::ProviderError => Code::Internal,
             Kind::Unsupported => Code::Unimplemented,
         }
     }
 
     /// Whether this class is worth retrying by default.
     pub fn retryable_by_default(self) -> bool {
-        matches!(self, Kind::RateLimited | Kind::Unavailable | Kind::CircuitOpen | Kind::DeadlineExceeded)
+        matches!(
+            self,
+            Kind::RateLimited
+                | Kind::Unavailable
+                | Kind::CircuitOpen
+                | Kind::DeadlineExceeded
+                | Kind::InProgress
+        )
     }
 }
 
@@ -144,8 +178,11 @@ impl Error {
 
     /// An operation this provider does not offer.
     pub fn unsupported(provider: &str, operation: &str) -> Self {
-        Self::new(Kind::Unsupported, format!("{provider} does not support {operation}"))
-            .with_provider(provider)
+        Self::new(
+            Kind::Unsupported,
+            format!("{provider} does not support {operation}"),
+        )
+        .with_provider(provider)
     }
 
     /// Names the provider that failed.
@@ -261,7 +298,10 @@ mod tests {
             .to_status();
         assert_eq!(status.code(), Code::ResourceExhausted);
         let details = status.get_error_details();
-        assert_eq!(details.retry_info().unwrap().retry_delay, Some(Duration::from_secs(2)));
+        assert_eq!(
+            details.retry_info().unwrap().retry_delay,
+            Some(Duration::from_secs(2))
+        );
     }
 
     #[test]
@@ -273,15 +313,46 @@ mod tests {
         assert_eq!(bad.field_violations[0].field, "amount.currency");
     }
 
+    /// The reasons are the contract's `integ.common.v1.ErrorReason` names without the prefix.
+    #[test]
+    fn every_reason_is_in_the_contract() {
+        use integ_proto::common::v1::ErrorReason;
+        for kind in ALL {
+            let name = format!("ERROR_REASON_{}", kind.reason());
+            assert!(
+                ErrorReason::from_str_name(&name).is_some(),
+                "{name} missing from common.proto"
+            );
+        }
+    }
+
     #[test]
     fn every_kind_has_a_distinct_reason() {
-        use Kind::*;
-        let kinds = [
-            InvalidArgument, NotFound, Conflict, Declined, FailedPrecondition, RateLimited,
-            Unavailable, CircuitOpen, DeadlineExceeded, Unauthenticated, ProviderAuth,
-            Unsupported, Internal,
-        ];
-        let reasons: std::collections::HashSet<_> = kinds.iter().map(|k| k.reason()).collect();
-        assert_eq!(reasons.len(), kinds.len());
+        let reasons: std::collections::HashSet<_> = ALL.iter().map(|k| k.reason()).collect();
+        assert_eq!(reasons.len(), ALL.len());
     }
+
+    use Kind::*;
+    const ALL: [Kind; 20] = [
+        InvalidArgument,
+        NotFound,
+        Conflict,
+        Declined,
+        FailedPrecondition,
+        RateLimited,
+        Unavailable,
+        CircuitOpen,
+        DeadlineExceeded,
+        ProviderAuth,
+        Unsupported,
+        Internal,
+        UnknownProvider,
+        InProgress,
+        TokenInvalid,
+        TokenExpired,
+        AuthorizationStateInvalid,
+        GrantInvalid,
+        OutOfRange,
+        ProviderError,
+    ];
 }

@@ -32,7 +32,8 @@ pub fn client() -> reqwest::Client {
 
 /// A header value that must never be shown (an API key, a bearer token).
 pub fn sensitive(value: &str) -> Result<HeaderValue, Error> {
-    let mut header = HeaderValue::from_str(value).map_err(|_| Error::new(Kind::ProviderAuth, "credential is not a valid header value"))?;
+    let mut header = HeaderValue::from_str(value)
+        .map_err(|_| Error::new(Kind::ProviderAuth, "credential is not a valid header value"))?;
     header.set_sensitive(true);
     Ok(header)
 }
@@ -52,7 +53,10 @@ pub fn transport_error(provider: &str, error: &reqwest::Error) -> Error {
     } else if error.is_timeout() {
         Error::new(Kind::DeadlineExceeded, "provider did not answer in time")
     } else if error.is_decode() || error.is_body() {
-        Error::new(Kind::Unavailable, "provider response was cut off or unreadable")
+        Error::new(
+            Kind::Unavailable,
+            "provider response was cut off or unreadable",
+        )
     } else {
         Error::new(Kind::Unavailable, "provider connection failed")
     };
@@ -82,12 +86,19 @@ pub fn status_error(provider: &str, status: StatusCode, retry_after: Option<Dura
 
 /// The delay of a `Retry-After` header: seconds, or an HTTP date.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = raw.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(raw).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -98,9 +109,15 @@ mod tests {
     #[test]
     fn join_keeps_the_base_path() {
         let base = Url::parse("http://127.0.0.1:9000/proxy/").unwrap();
-        assert_eq!(join(&base, "/v1/refunds").unwrap().as_str(), "http://127.0.0.1:9000/proxy/v1/refunds");
+        assert_eq!(
+            join(&base, "/v1/refunds").unwrap().as_str(),
+            "http://127.0.0.1:9000/proxy/v1/refunds"
+        );
         let base = Url::parse("https://api.stripe.com").unwrap();
-        assert_eq!(join(&base, "v1/refunds").unwrap().as_str(), "https://api.stripe.com/v1/refunds");
+        assert_eq!(
+            join(&base, "v1/refunds").unwrap().as_str(),
+            "https://api.stripe.com/v1/refunds"
+        );
     }
 
     #[test]
@@ -109,10 +126,16 @@ mod tests {
         h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_str(&later).unwrap(),
+        );
         let d = retry_after(&h).unwrap();
         assert!(d > Duration::from_secs(110) && d <= Duration::from_secs(120));
-        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("soon"),
+        );
         assert_eq!(retry_after(&h), None);
     }
 
@@ -122,8 +145,15 @@ mod tests {
         assert_eq!((e.kind, e.retryable), (Kind::Unavailable, true));
         let e = status_error("stripe", StatusCode::UNAUTHORIZED, None);
         assert_eq!((e.kind, e.retryable), (Kind::ProviderAuth, false));
-        let e = status_error("stripe", StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(2)));
-        assert_eq!((e.kind, e.retry_after), (Kind::RateLimited, Some(Duration::from_secs(2))));
+        let e = status_error(
+            "stripe",
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(Duration::from_secs(2)),
+        );
+        assert_eq!(
+            (e.kind, e.retry_after),
+            (Kind::RateLimited, Some(Duration::from_secs(2)))
+        );
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! encoding (maps are ordered, so the encoding is deterministic).
 
 use std::future::Future;
+use std::time::Duration;
 
 use prost::Message;
 
 use crate::error::{Error, Result};
+use crate::seal::Sealer;
 use crate::store::{Claim, Store};
 
 /// The metadata key naming the calling service, which scopes idempotency keys.
@@ -21,7 +23,10 @@ pub const MAX_KEY_LEN: usize = 255;
 
 /// The scope of a key: caller and method.
 pub fn scope(metadata: &tonic::metadata::MetadataMap, method: &str) -> String {
-    let caller = metadata.get(CALLER_METADATA).and_then(|v| v.to_str().ok()).unwrap_or("default");
+    let caller = metadata
+        .get(CALLER_METADATA)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("default");
     format!("{caller}:{method}")
 }
 
@@ -31,17 +36,65 @@ pub fn fingerprint(request: &impl Message) -> String {
     hex::encode(digest.as_ref())
 }
 
+/// The idempotency key sent to a provider for the caller's `key` in `scope`: unique per
+/// caller and method, so that two callers who happen to pick the same key never collide at the
+/// provider, and free of characters a provider might refuse.
+pub fn provider_key(scope: &str, key: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{scope}\n{key}").as_bytes(),
+    );
+    format!("integ-{}", hex::encode(&digest.as_ref()[..20]))
+}
+
 /// Checks a key's shape (empty means no key).
 pub fn validate_key(key: &str) -> Result<()> {
     if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-        return Err(Error::invalid("idempotency_key", "idempotency key must be at most 255 printable characters"));
+        return Err(Error::invalid(
+            "idempotency_key",
+            "idempotency key must be at most 255 printable characters",
+        ));
     }
     Ok(())
 }
 
 /// Runs `op` once per (`scope`, `key`) for requests equal to `request`. An empty key runs `op`
 /// every time.
-pub async fn once<Req, Resp, F, Fut>(store: &Store, scope: &str, key: &str, request: &Req, op: F) -> Result<Resp>
+pub async fn once<Req, Resp, F, Fut>(
+    store: &Store,
+    scope: &str,
+    key: &str,
+    request: &Req,
+    op: F,
+) -> Result<Resp>
+where
+    Req: Message,
+    Resp: Message + Default,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Resp>>,
+{
+    once_with(store, scope, key, request, &Keep::default(), op).await
+}
+
+/// How a response is kept for replay.
+#[derive(Default)]
+pub struct Keep<'a, Resp> {
+    /// Seals the stored response (it holds credentials); `None` stores it as is.
+    pub sealer: Option<&'a Sealer>,
+    /// How long to keep it, when shorter than the 24 hours keys are remembered.
+    pub ttl: Option<fn(&Resp) -> Duration>,
+}
+
+/// Like [`once`], keeping the response as `keep` says. A sealed response that cannot be
+/// opened (the key changed) is treated as gone: the operation runs again.
+pub async fn once_with<Req, Resp, F, Fut>(
+    store: &Store,
+    scope: &str,
+    key: &str,
+    request: &Req,
+    keep: &Keep<'_, Resp>,
+    op: F,
+) -> Result<Resp>
 where
     Req: Message,
     Resp: Message + Default,
@@ -53,14 +106,31 @@ where
         return op().await;
     }
     let records = store.idempotency();
-    match records.claim(scope, key, &fingerprint(request)).await? {
+    let context = format!("{scope}\n{key}");
+    let mut claim = records.claim(scope, key, &fingerprint(request)).await?;
+    if let (Claim::Replay(bytes), Some(sealer)) = (&claim, keep.sealer) {
+        match sealer.open(&context, bytes) {
+            Some(plain) => claim = Claim::Replay(plain),
+            None => {
+                records.release(scope, key).await?;
+                claim = records.claim(scope, key, &fingerprint(request)).await?;
+            }
+        }
+    }
+    match claim {
         Claim::Replay(bytes) => {
             metrics::counter!("integ_idempotent_replays_total").increment(1);
-            Resp::decode(bytes.as_slice()).map_err(|_| Error::internal("stored idempotent response is corrupt"))
+            Resp::decode(bytes.as_slice())
+                .map_err(|_| Error::internal("stored idempotent response is corrupt"))
         }
         Claim::New => match op().await {
             Ok(response) => {
-                records.finish(scope, key, &response.encode_to_vec()).await?;
+                let mut bytes = response.encode_to_vec();
+                if let Some(sealer) = keep.sealer {
+                    bytes = sealer.seal(&context, &bytes)?;
+                }
+                let ttl = keep.ttl.map(|f| f(&response));
+                records.finish(scope, key, &bytes, ttl).await?;
                 Ok(response)
             }
             Err(error) => {

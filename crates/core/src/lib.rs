@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: typed settings from the environment and mounted files; exit 64 on bad input.
+//! - [`seal`]: AES-256-GCM for stored records that hold credentials.
 //! - [`secret`]: credentials that cannot be printed, re-read when their file rotates.
 //! - [`error`]: the neutral error kind with a retryable flag, and its one mapping to gRPC.
 //! - [`resilience`]: deadline, breaker, rate limit, timeout, retries with backoff and a budget,
@@ -12,6 +13,7 @@
 //! - [`telemetry`]: JSON logs with one completion line per RPC, Prometheus metrics, OTLP.
 //! - [`server`]: ports, health, reflection, start-up and graceful shutdown.
 //! - [`ids`]: prefixed ids we mint.
+//! - [`money`]: ISO 4217 currencies, exponents and validation.
 //!
 //! # How a call flows
 //! A family service (in its own crate) validates the request, then calls its providers through
@@ -22,10 +24,13 @@
 
 pub mod config;
 pub mod error;
+pub mod family;
 pub mod http;
 pub mod idempotent;
 pub mod ids;
+pub mod money;
 pub mod resilience;
+pub mod seal;
 pub mod secret;
 pub mod server;
 pub mod store;

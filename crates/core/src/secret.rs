@@ -82,7 +82,11 @@ impl Secret {
         if value.is_empty() {
             return Err(SecretError::Empty);
         }
-        Ok(Self::new(SecretSource::Env { key: key.into() }, value, None))
+        Ok(Self::new(
+            SecretSource::Env { key: key.into() },
+            value,
+            None,
+        ))
     }
 
     /// A secret read from a file now and again whenever the file changes.
@@ -93,8 +97,17 @@ impl Secret {
     }
 
     fn new(source: SecretSource, value: String, stamp: Option<(SystemTime, u64)>) -> Self {
-        let state = State { value: SecretString::from(value), stamp, checked: Instant::now() };
-        Self { inner: Arc::new(Inner { source, state: Mutex::new(state) }) }
+        let state = State {
+            value: SecretString::from(value),
+            stamp,
+            checked: Instant::now(),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                source,
+                state: Mutex::new(state),
+            }),
+        }
     }
 
     /// Where the value comes from; safe to log.

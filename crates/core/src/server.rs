@@ -37,7 +37,12 @@ pub enum Family {
 
 impl Family {
     /// Every family, in port order.
-    pub const ALL: [Family; 4] = [Family::Payments, Family::Messaging, Family::Identity, Family::Storage];
+    pub const ALL: [Family; 4] = [
+        Family::Payments,
+        Family::Messaging,
+        Family::Identity,
+        Family::Storage,
+    ];
 
     /// The family's lower-case name.
     pub fn name(self) -> &'static str {
@@ -80,7 +85,11 @@ impl Family {
 
     /// Default ports: gRPC 5005x, webhooks 808x, metrics 909x.
     pub fn default_ports(self) -> (u16, u16, u16) {
-        (50050 + self.offset(), 8080 + self.offset(), 9090 + self.offset())
+        (
+            50050 + self.offset(),
+            8080 + self.offset(),
+            9090 + self.offset(),
+        )
     }
 }
 
@@ -122,7 +131,10 @@ impl ServerConfig {
         let providers_key = format!("INTEG_{}_PROVIDERS", family.env_name());
         let providers = env.list(&providers_key, &["sandbox"]);
         if providers.is_empty() {
-            return Err(ConfigError::new(providers_key, "must name at least one provider"));
+            return Err(ConfigError::new(
+                providers_key,
+                "must name at least one provider",
+            ));
         }
         let failover_default = family == Family::Messaging;
         Ok(Self {
@@ -135,9 +147,16 @@ impl ServerConfig {
             data_dir,
             store,
             telemetry: TelemetryConfig::from_env(env)?,
-            webhook_max_body: env.parse("INTEG_WEBHOOK_MAX_BODY_BYTES", 1 << 20, "a number of bytes")?,
+            webhook_max_body: env.parse(
+                "INTEG_WEBHOOK_MAX_BODY_BYTES",
+                1 << 20,
+                "a number of bytes",
+            )?,
             providers,
-            failover: env.flag(&format!("INTEG_{}_FAILOVER", family.env_name()), failover_default)?,
+            failover: env.flag(
+                &format!("INTEG_{}_FAILOVER", family.env_name()),
+                failover_default,
+            )?,
         })
     }
 }
@@ -175,11 +194,17 @@ pub enum ServeError {
 
 async fn bind(what: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, ServeError> {
     let addr = SocketAddr::new(ip, port);
-    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { what, addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { what, addr, source })
 }
 
 /// Serves `adapter` until `shutdown` resolves, then drains within the grace period.
-pub async fn serve(config: &ServerConfig, adapter: Adapter, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+pub async fn serve(
+    config: &ServerConfig,
+    adapter: Adapter,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let grpc = bind("gRPC", config.bind, config.grpc_port).await?;
     let http = bind("HTTP", config.bind, config.http_port).await?;
     let admin = bind("metrics", config.bind, config.metrics_port).await?;
@@ -193,9 +218,16 @@ pub async fn serve(config: &ServerConfig, adapter: Adapter, shutdown: impl Futur
 
     let (reporter, health) = tonic_health::server::health_reporter();
     let service = config.family.service_name();
-    reporter.set_service_status("", ServingStatus::Serving).await;
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let readiness = tokio::spawn(follow_store(adapter.store.clone(), reporter.clone(), service, stop_rx.clone()));
+    let readiness = tokio::spawn(follow_store(
+        adapter.store.clone(),
+        reporter.clone(),
+        service,
+        stop_rx.clone(),
+    ));
 
     let reflection_v1 = reflection_v1()?;
     let reflection_v1alpha = reflection_v1alpha()?;
@@ -207,12 +239,23 @@ pub async fn serve(config: &ServerConfig, adapter: Adapter, shutdown: impl Futur
         .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
     let http_router = adapter.http;
-    let http_server = axum::serve(http, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let http_server =
+        axum::serve(http, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
     let handle = telemetry::metrics_handle();
-    let admin_router = axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(handle.render())));
-    let admin_server = axum::serve(admin, admin_router).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let admin_router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || std::future::ready(handle.render())),
+    );
+    let admin_server =
+        axum::serve(admin, admin_router).with_graceful_shutdown(stopped(stop_rx.clone()));
 
-    let servers = async { tokio::join!(grpc_server, http_server.into_future(), admin_server.into_future()) };
+    let servers = async {
+        tokio::join!(
+            grpc_server,
+            http_server.into_future(),
+            admin_server.into_future()
+        )
+    };
     tokio::pin!(servers);
     let outcome = tokio::select! {
         results = &mut servers => Some(results),
@@ -221,9 +264,16 @@ pub async fn serve(config: &ServerConfig, adapter: Adapter, shutdown: impl Futur
     let results = match outcome {
         Some(results) => results,
         None => {
-            tracing::info!(grace_secs = config.shutdown_grace.as_secs(), "shutdown requested: NOT_SERVING, draining");
-            reporter.set_service_status("", ServingStatus::NotServing).await;
-            reporter.set_service_status(service, ServingStatus::NotServing).await;
+            tracing::info!(
+                grace_secs = config.shutdown_grace.as_secs(),
+                "shutdown requested: NOT_SERVING, draining"
+            );
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            reporter
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
             let _ = stop_tx.send(true);
             match tokio::time::timeout(config.shutdown_grace, &mut servers).await {
                 Ok(results) => {
@@ -241,8 +291,12 @@ pub async fn serve(config: &ServerConfig, adapter: Adapter, shutdown: impl Futur
     readiness.abort();
     adapter.store.close().await;
     results.0?;
-    results.1.map_err(|e| ServeError::Startup(format!("HTTP server failed: {e}")))?;
-    results.2.map_err(|e| ServeError::Startup(format!("metrics server failed: {e}")))?;
+    results
+        .1
+        .map_err(|e| ServeError::Startup(format!("HTTP server failed: {e}")))?;
+    results
+        .2
+        .map_err(|e| ServeError::Startup(format!("metrics server failed: {e}")))?;
     Ok(())
 }
 
@@ -251,7 +305,12 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 }
 
 /// Keeps the family service's health in step with the store: SERVING while it answers.
-async fn follow_store(store: Store, reporter: HealthReporter, service: &'static str, mut stop: watch::Receiver<bool>) {
+async fn follow_store(
+    store: Store,
+    reporter: HealthReporter,
+    service: &'static str,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut last = None;
     loop {
         if *stop.borrow() {
@@ -278,7 +337,12 @@ async fn follow_store(store: Store, reporter: HealthReporter, service: &'static 
     }
 }
 
-fn reflection_v1() -> Result<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>, ServeError> {
+fn reflection_v1() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    ServeError,
+> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(integ_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -286,7 +350,12 @@ fn reflection_v1() -> Result<tonic_reflection::server::v1::ServerReflectionServe
         .map_err(|e| ServeError::Startup(format!("reflection: {e}")))
 }
 
-fn reflection_v1alpha() -> Result<tonic_reflection::server::v1alpha::ServerReflectionServer<impl tonic_reflection::server::v1alpha::ServerReflection>, ServeError> {
+fn reflection_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+    ServeError,
+> {
     // grpcurl 1.8 speaks only v1alpha.
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(integ_proto::FILE_DESCRIPTOR_SET)
@@ -320,7 +389,11 @@ pub async fn shutdown_signal() {
 
 /// The whole `main` of an adapter binary: read configuration (exit 64 on a bad value, before
 /// any port is bound), start telemetry and the runtime, run until a signal, drain.
-pub fn main<C, F, Fut>(family: Family, load: impl FnOnce(&Env) -> Result<C, ConfigError>, run: F) -> ExitCode
+pub fn main<C, F, Fut>(
+    family: Family,
+    load: impl FnOnce(&Env) -> Result<C, ConfigError>,
+    run: F,
+) -> ExitCode
 where
     C: AsRef<ServerConfig>,
     F: FnOnce(C, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
@@ -335,7 +408,10 @@ where
         }
     };
     telemetry::init(&config.as_ref().telemetry, family.name());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");

@@ -48,28 +48,49 @@ impl TelemetryConfig {
         };
         let filter = env.string("INTEG_LOG", "info");
         if EnvFilter::try_new(&filter).is_err() {
-            return Err(ConfigError::new("INTEG_LOG", "must be a tracing filter such as info or integ_core=debug"));
+            return Err(ConfigError::new(
+                "INTEG_LOG",
+                "must be a tracing filter such as info or integ_core=debug",
+            ));
         }
-        Ok(Self { filter, format, otlp_endpoint: env.optional_url("INTEG_OTLP_ENDPOINT")? })
+        Ok(Self {
+            filter,
+            format,
+            otlp_endpoint: env.optional_url("INTEG_OTLP_ENDPOINT")?,
+        })
     }
 }
 
 /// Installs the global log subscriber (and the OTLP exporter when configured). Call once.
 pub fn init(config: &TelemetryConfig, service: &'static str) {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let otel = config.otlp_endpoint.as_ref().and_then(|endpoint| otlp_layer(endpoint, service));
+    let otel = config
+        .otlp_endpoint
+        .as_ref()
+        .and_then(|endpoint| otlp_layer(endpoint, service));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match config.format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false),
+            )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .try_init(),
     };
     // A second init (tests starting several servers in one process) keeps the first subscriber.
     drop(result);
 }
 
-fn otlp_layer<S>(endpoint: &url::Url, service: &'static str) -> Option<impl tracing_subscriber::Layer<S>>
+fn otlp_layer<S>(
+    endpoint: &url::Url,
+    service: &'static str,
+) -> Option<impl tracing_subscriber::Layer<S>>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
@@ -82,7 +103,11 @@ where
         .ok()?;
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(service).build())
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service)
+                .build(),
+        )
         .build();
     let tracer = provider.tracer(service);
     opentelemetry::global::set_tracer_provider(provider);
@@ -95,7 +120,10 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ])
                 .map(PrometheusBuilder::build_recorder)
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
@@ -210,7 +238,17 @@ fn log_completion(method: &str, code: &'static str, call: &CallInfo, latency: st
     let outcome = if code == "OK" { "ok" } else { "error" };
     let provider = call.provider.as_deref().unwrap_or("");
     let latency_ms = latency.as_secs_f64() * 1000.0;
-    tracing::info!(method, provider, outcome, code, attempts = call.attempts, latency_ms, "rpc finished");
-    metrics::counter!("integ_rpc_total", "method" => method.to_owned(), "code" => code).increment(1);
-    metrics::histogram!("integ_rpc_seconds", "method" => method.to_owned()).record(latency.as_secs_f64());
+    tracing::info!(
+        method,
+        provider,
+        outcome,
+        code,
+        attempts = call.attempts,
+        latency_ms,
+        "rpc finished"
+    );
+    metrics::counter!("integ_rpc_total", "method" => method.to_owned(), "code" => code)
+        .increment(1);
+    metrics::histogram!("integ_rpc_seconds", "method" => method.to_owned())
+        .record(latency.as_secs_f64());
 }

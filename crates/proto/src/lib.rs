@@ -1,6 +1,12 @@
 //! Rust code generated from the integ gRPC contract in `proto/`. Nothing here is written by
 //! hand: edit the `.proto` files and rebuild.
-#![allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::indexing_slicing
+)]
 
 /// The encoded descriptors of every integ proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("integ_descriptor");

@@ -58,7 +58,10 @@ impl Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { base: Duration::from_millis(100), max: Duration::from_secs(5) }
+        Self {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+        }
     }
 }
 
@@ -70,7 +73,10 @@ mod tests {
 
     #[test]
     fn nonsense_schedules_are_refused() {
-        assert_eq!(Backoff::new(Duration::ZERO, Duration::from_secs(1)), Err(BackoffError::ZeroBase));
+        assert_eq!(
+            Backoff::new(Duration::ZERO, Duration::from_secs(1)),
+            Err(BackoffError::ZeroBase)
+        );
         assert_eq!(
             Backoff::new(Duration::from_secs(2), Duration::from_secs(1)),
             Err(BackoffError::BaseAboveMax)
@@ -91,8 +97,14 @@ mod tests {
         let delays: Vec<_> = (0..2000).map(|_| b.delay(4)).collect();
         let ceiling = b.ceiling(4);
         assert!(delays.iter().all(|d| *d <= ceiling));
-        assert!(delays.iter().any(|d| *d < ceiling / 4), "full jitter reaches low delays");
-        assert!(delays.iter().any(|d| *d > ceiling * 3 / 4), "full jitter reaches high delays");
+        assert!(
+            delays.iter().any(|d| *d < ceiling / 4),
+            "full jitter reaches low delays"
+        );
+        assert!(
+            delays.iter().any(|d| *d > ceiling * 3 / 4),
+            "full jitter reaches high delays"
+        );
     }
 
     proptest! {

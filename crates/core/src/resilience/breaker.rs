@@ -76,6 +76,22 @@ impl Breaker {
         }
     }
 
+    /// Consecutive failures counted while closed.
+    pub fn consecutive_failures(&self) -> u32 {
+        match *self.lock() {
+            Inner::Closed { failures } => failures,
+            _ => self.failure_threshold,
+        }
+    }
+
+    /// When an open breaker lets its next probe through.
+    pub fn open_until(&self) -> Option<Instant> {
+        match *self.lock() {
+            Inner::Open { until } => Some(until),
+            _ => None,
+        }
+    }
+
     /// Asks to send a call. `None` means the breaker is open (or a probe is already out).
     pub fn try_acquire(&self) -> Option<Permit> {
         let mut inner = self.lock();
@@ -99,12 +115,18 @@ impl Breaker {
             (Inner::Closed { failures }, false) => {
                 *failures += 1;
                 if *failures >= self.failure_threshold {
-                    *inner = Inner::Open { until: Instant::now() + self.open_for };
+                    *inner = Inner::Open {
+                        until: Instant::now() + self.open_for,
+                    };
                 }
             }
-            (Inner::HalfOpen { .. }, true) if permit.probe => *inner = Inner::Closed { failures: 0 },
+            (Inner::HalfOpen { .. }, true) if permit.probe => {
+                *inner = Inner::Closed { failures: 0 }
+            }
             (Inner::HalfOpen { .. }, false) if permit.probe => {
-                *inner = Inner::Open { until: Instant::now() + self.open_for };
+                *inner = Inner::Open {
+                    until: Instant::now() + self.open_for,
+                };
             }
             // A call that started before the breaker opened: its result is stale.
             _ => {}

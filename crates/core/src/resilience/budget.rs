@@ -31,8 +31,17 @@ struct Window {
 impl RetryBudget {
     /// A budget of `ratio` retries per first attempt plus `floor` retries per `window`.
     pub fn new(ratio: f64, floor: u32, window: Duration) -> Self {
-        let ratio = if ratio.is_finite() { ratio.clamp(0.0, 10.0) } else { 0.0 };
-        Self { ratio, floor, window, events: Mutex::new(Window::default()) }
+        let ratio = if ratio.is_finite() {
+            ratio.clamp(0.0, 10.0)
+        } else {
+            0.0
+        };
+        Self {
+            ratio,
+            floor,
+            window,
+            events: Mutex::new(Window::default()),
+        }
     }
 
     /// Records a first attempt.
@@ -100,6 +109,9 @@ mod tests {
 
         tokio::time::advance(Duration::from_secs(11)).await;
         let granted = (0..100).filter(|_| budget.withdraw()).count();
-        assert_eq!(granted, 2, "only the floor is left once the window has passed");
+        assert_eq!(
+            granted, 2,
+            "only the floor is left once the window has passed"
+        );
     }
 }

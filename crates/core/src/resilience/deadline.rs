@@ -83,8 +83,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn capped_takes_the_earlier_instant() {
         let caller = Deadline::after(Duration::from_secs(1));
-        assert_eq!(caller.capped(Duration::from_secs(30)), Instant::now() + Duration::from_secs(1));
-        assert_eq!(caller.capped(Duration::from_millis(10)), Instant::now() + Duration::from_millis(10));
-        assert_eq!(Deadline::NONE.capped(Duration::from_secs(3)), Instant::now() + Duration::from_secs(3));
+        assert_eq!(
+            caller.capped(Duration::from_secs(30)),
+            Instant::now() + Duration::from_secs(1)
+        );
+        assert_eq!(
+            caller.capped(Duration::from_millis(10)),
+            Instant::now() + Duration::from_millis(10)
+        );
+        assert_eq!(
+            Deadline::NONE.capped(Duration::from_secs(3)),
+            Instant::now() + Duration::from_secs(3)
+        );
     }
 }

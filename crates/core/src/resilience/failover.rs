@@ -42,7 +42,12 @@ impl<P: ?Sized> Providers<P> {
     /// The provider named `name`.
     pub fn get(&self, name: &str) -> Result<&Entry<P>> {
         self.entries.iter().find(|e| e.name == name).ok_or_else(|| {
-            Error::invalid("provider", format!("provider {name:?} is not configured for this family"))
+            let mut e = Error::new(
+                Kind::UnknownProvider,
+                format!("provider {name:?} is not configured for this family"),
+            );
+            e.field = Some("provider".to_owned());
+            e
         })
     }
 
@@ -60,7 +65,13 @@ impl<P: ?Sized> Providers<P> {
 
     /// Runs `op` against the requested provider (or the configured order) under each
     /// provider's policy, failing over only when a provider certainly did nothing.
-    pub async fn call<T, F, Fut>(&self, requested: &str, deadline: Deadline, repeat: Repeat, op: F) -> Result<Served<T>>
+    pub async fn call<T, F, Fut>(
+        &self,
+        requested: &str,
+        deadline: Deadline,
+        repeat: Repeat,
+        op: F,
+    ) -> Result<Served<T>>
     where
         F: Fn(Arc<P>, u32) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -69,7 +80,11 @@ impl<P: ?Sized> Providers<P> {
         let mut attempts = 0;
         for entry in self.candidates(requested)? {
             let provider = entry.provider.clone();
-            match entry.policy.call(deadline, repeat, |attempt| op(provider.clone(), attempt)).await {
+            match entry
+                .policy
+                .call(deadline, repeat, |attempt| op(provider.clone(), attempt))
+                .await
+            {
                 Ok(mut served) => {
                     served.attempts += attempts;
                     crate::telemetry::note_call(&served.provider, served.attempts);

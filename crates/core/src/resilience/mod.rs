@@ -19,5 +19,5 @@ pub use breaker::{Breaker, BreakerState, Permit};
 pub use budget::RetryBudget;
 pub use deadline::{Deadline, parse_grpc_timeout};
 pub use failover::{Entry, Providers};
-pub use policy::{HealthSnapshot, Policy, PolicyConfig, Repeat, Served};
+pub use policy::{HealthSnapshot, LATENCY_WINDOW, Policy, PolicyConfig, Repeat, Served};
 pub use ratelimit::{Limiter, TokioClock};

@@ -64,10 +64,18 @@ impl PolicyConfig {
         let key = |s: &str| format!("{prefix}_{s}");
         let base = env.millis(&key("BACKOFF_BASE_MS"), Duration::from_millis(100))?;
         let max = env.millis(&key("BACKOFF_MAX_MS"), Duration::from_secs(5))?;
-        let backoff = Backoff::new(base, max).map_err(|e| ConfigError::new(key("BACKOFF_BASE_MS"), e.to_string()))?;
-        let ratio: f64 = env.parse(&key("RETRY_BUDGET_RATIO"), d.retry_budget_ratio, "a number between 0 and 10")?;
+        let backoff = Backoff::new(base, max)
+            .map_err(|e| ConfigError::new(key("BACKOFF_BASE_MS"), e.to_string()))?;
+        let ratio: f64 = env.parse(
+            &key("RETRY_BUDGET_RATIO"),
+            d.retry_budget_ratio,
+            "a number between 0 and 10",
+        )?;
         if !(0.0..=10.0).contains(&ratio) {
-            return Err(ConfigError::new(key("RETRY_BUDGET_RATIO"), "must be between 0 and 10"));
+            return Err(ConfigError::new(
+                key("RETRY_BUDGET_RATIO"),
+                "must be between 0 and 10",
+            ));
         }
         let rate_limit = match env.get(&key("RATE_LIMIT_PER_SEC")) {
             None => None,
@@ -118,12 +126,28 @@ pub struct HealthSnapshot {
     pub last_failure: Option<Kind>,
     /// When the last failure happened.
     pub last_failure_time: Option<SystemTime>,
+    /// When the last call succeeded.
+    pub last_success_time: Option<SystemTime>,
     /// Latency of the last completed attempt.
     pub last_latency: Option<Duration>,
+    /// Latencies of the last attempts (at most [`LATENCY_WINDOW`]), oldest first.
+    pub recent_latencies: std::collections::VecDeque<Duration>,
     /// Calls made since start.
     pub calls: u64,
     /// Calls that failed since start.
     pub failures: u64,
+}
+
+/// How many recent attempt latencies a [`HealthSnapshot`] keeps.
+pub const LATENCY_WINDOW: usize = 64;
+
+impl HealthSnapshot {
+    /// The median of the recent attempt latencies.
+    pub fn p50_latency(&self) -> Option<Duration> {
+        let mut sorted: Vec<_> = self.recent_latencies.iter().copied().collect();
+        sorted.sort();
+        sorted.get(sorted.len() / 2).copied()
+    }
 }
 
 /// The policy of one provider: shared by every call to it.
@@ -140,7 +164,9 @@ pub struct Policy {
 impl Policy {
     /// A policy for `provider` with `config`.
     pub fn new(provider: impl Into<String>, config: PolicyConfig) -> Arc<Self> {
-        let limiter = config.rate_limit.map(|(rate, burst)| Limiter::new(rate, burst));
+        let limiter = config
+            .rate_limit
+            .map(|(rate, burst)| Limiter::new(rate, burst));
         Arc::new(Self {
             provider: provider.into(),
             breaker: Breaker::new(config.breaker_failures, config.breaker_open_for),
@@ -161,13 +187,23 @@ impl Policy {
         self.breaker.state()
     }
 
+    /// The breaker itself, for health reports.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
     /// The provider's recent health.
     pub fn health(&self) -> HealthSnapshot {
         self.health.lock().map(|h| h.clone()).unwrap_or_default()
     }
 
     /// Runs `op` (given the attempt number, from 1) under this policy.
-    pub async fn call<T, F, Fut>(&self, deadline: Deadline, repeat: Repeat, mut op: F) -> Result<Served<T>>
+    pub async fn call<T, F, Fut>(
+        &self,
+        deadline: Deadline,
+        repeat: Repeat,
+        mut op: F,
+    ) -> Result<Served<T>>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -180,7 +216,11 @@ impl Policy {
             let error = match self.attempt(until, attempt, &mut op).await {
                 Ok(value) => {
                     self.finish(attempt, None);
-                    return Ok(Served { value, provider: self.provider.clone(), attempts: attempt });
+                    return Ok(Served {
+                        value,
+                        provider: self.provider.clone(),
+                        attempts: attempt,
+                    });
                 }
                 Err(e) => e,
             };
@@ -201,38 +241,63 @@ impl Policy {
     {
         let provider = self.provider.as_str();
         if Instant::now() >= until {
-            return Err(Error::new(Kind::DeadlineExceeded, "deadline passed before the call was sent")
-                .with_provider(provider)
-                .not_sent());
+            return Err(Error::new(
+                Kind::DeadlineExceeded,
+                "deadline passed before the call was sent",
+            )
+            .with_provider(provider)
+            .not_sent());
         }
         let Some(permit) = self.breaker.try_acquire() else {
-            return Err(Error::new(Kind::CircuitOpen, "provider circuit is open; call not sent")
-                .with_provider(provider)
-                .with_retry_after(self.config.breaker_open_for)
-                .not_sent());
+            return Err(
+                Error::new(Kind::CircuitOpen, "provider circuit is open; call not sent")
+                    .with_provider(provider)
+                    .with_retry_after(self.config.breaker_open_for)
+                    .not_sent(),
+            );
         };
         if let Some(limiter) = &self.limiter {
             if let Err(wait) = limiter.acquire(until).await {
                 self.breaker.record(permit, true);
-                return Err(Error::new(Kind::RateLimited, "client-side rate limit for this provider reached")
-                    .with_provider(provider)
-                    .with_retry_after(wait)
-                    .not_sent());
+                return Err(Error::new(
+                    Kind::RateLimited,
+                    "client-side rate limit for this provider reached",
+                )
+                .with_provider(provider)
+                .with_retry_after(wait)
+                .not_sent());
             }
         }
         let started = Instant::now();
-        let budget = until.saturating_duration_since(started).min(self.config.attempt_timeout);
+        let budget = until
+            .saturating_duration_since(started)
+            .min(self.config.attempt_timeout);
         let result = match tokio::time::timeout(budget, op(attempt)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::new(Kind::DeadlineExceeded, "provider did not answer in time").with_provider(provider)),
+            Err(_) => Err(
+                Error::new(Kind::DeadlineExceeded, "provider did not answer in time")
+                    .with_provider(provider),
+            ),
         };
         self.note_latency(started.elapsed());
         let healthy = !matches!(&result, Err(e) if counts_against_health(e));
         self.breaker.record(permit, healthy);
-        result.map_err(|e| if e.provider.is_none() { e.with_provider(provider) } else { e })
+        result.map_err(|e| {
+            if e.provider.is_none() {
+                e.with_provider(provider)
+            } else {
+                e
+            }
+        })
     }
 
-    fn retry_delay(&self, error: &Error, attempt: u32, repeat: Repeat, until: Instant) -> Option<Duration> {
+    fn retry_delay(
+        &self,
+        error: &Error,
+        attempt: u32,
+        repeat: Repeat,
+        until: Instant,
+    ) -> Option<Duration> {
         let repeatable = repeat == Repeat::Safe || error.not_sent;
         if !error.retryable || !repeatable || attempt >= self.config.max_attempts {
             return None;
@@ -259,13 +324,21 @@ impl Policy {
     fn note_latency(&self, latency: Duration) {
         if let Ok(mut h) = self.health.lock() {
             h.last_latency = Some(latency);
+            if h.recent_latencies.len() == LATENCY_WINDOW {
+                h.recent_latencies.pop_front();
+            }
+            h.recent_latencies.push_back(latency);
         }
-        metrics::histogram!("integ_provider_attempt_seconds", "provider" => self.provider.clone()).record(latency.as_secs_f64());
+        metrics::histogram!("integ_provider_attempt_seconds", "provider" => self.provider.clone())
+            .record(latency.as_secs_f64());
     }
 
     fn finish(&self, attempts: u32, failure: Option<Kind>) {
         if let Ok(mut h) = self.health.lock() {
             h.calls += 1;
+            if failure.is_none() {
+                h.last_success_time = Some(SystemTime::now());
+            }
             if let Some(kind) = failure {
                 h.failures += 1;
                 h.last_failure = Some(kind);
@@ -275,12 +348,15 @@ impl Policy {
         let outcome = failure.map_or("ok", Kind::reason);
         let provider = self.provider.clone();
         metrics::counter!("integ_provider_calls_total", "provider" => provider.clone(), "outcome" => outcome).increment(1);
-        metrics::counter!("integ_provider_attempts_total", "provider" => provider.clone()).increment(u64::from(attempts));
-        metrics::gauge!("integ_provider_breaker_state", "provider" => provider).set(self.breaker.state().as_gauge());
+        metrics::counter!("integ_provider_attempts_total", "provider" => provider.clone())
+            .increment(u64::from(attempts));
+        metrics::gauge!("integ_provider_breaker_state", "provider" => provider)
+            .set(self.breaker.state().as_gauge());
     }
 }
 
 /// Failures that say the provider is unhealthy (as opposed to a healthy refusal).
 fn counts_against_health(e: &Error) -> bool {
-    matches!(e.kind, Kind::Unavailable | Kind::DeadlineExceeded) || (e.kind == Kind::Internal && e.retryable)
+    matches!(e.kind, Kind::Unavailable | Kind::DeadlineExceeded)
+        || (e.kind == Kind::Internal && e.retryable)
 }

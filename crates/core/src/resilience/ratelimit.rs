@@ -35,7 +35,9 @@ impl Limiter {
     /// A limiter allowing `per_second` calls per second on average and `burst` at once.
     pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
         let quota = Quota::per_second(per_second).allow_burst(burst);
-        Self { inner: RateLimiter::direct_with_clock(quota, TokioClock) }
+        Self {
+            inner: RateLimiter::direct_with_clock(quota, TokioClock),
+        }
     }
 
     /// Waits for a slot until `deadline`. Returns the time it would have had to wait when the
@@ -76,7 +78,10 @@ mod tests {
         }
         // Two at once, then ten more at 100 ms each.
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(990) && elapsed <= Duration::from_millis(1010), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(990) && elapsed <= Duration::from_millis(1010),
+            "{elapsed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -84,7 +89,10 @@ mod tests {
         let limiter = Limiter::new(nz(1), nz(1));
         let now = Instant::now();
         limiter.acquire(now + Duration::from_secs(5)).await.unwrap();
-        let wait = limiter.acquire(now + Duration::from_millis(100)).await.unwrap_err();
+        let wait = limiter
+            .acquire(now + Duration::from_millis(100))
+            .await
+            .unwrap_err();
         assert!(wait > Duration::from_millis(900));
         assert_eq!(Instant::now(), now, "no time was spent waiting");
     }

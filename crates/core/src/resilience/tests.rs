@@ -37,13 +37,21 @@ async fn retries_retryable_failures_with_bounded_jittered_backoff() {
     let start = Instant::now();
     let served = policy
         .call(Deadline::NONE, Repeat::Safe, |_| async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 2 { Err(unavailable()) } else { Ok(7) }
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(unavailable())
+            } else {
+                Ok(7)
+            }
         })
         .await
         .unwrap();
     assert_eq!((served.value, served.attempts), (7, 3));
     // Two backoffs: at most 100 ms + 200 ms.
-    assert!(start.elapsed() <= Duration::from_millis(300), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() <= Duration::from_millis(300),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -57,7 +65,10 @@ async fn never_retries_declines_or_unsafe_operations() {
         })
         .await
         .unwrap_err();
-    assert_eq!((err.kind, calls.load(Ordering::SeqCst)), (Kind::Declined, 1));
+    assert_eq!(
+        (err.kind, calls.load(Ordering::SeqCst)),
+        (Kind::Declined, 1)
+    );
 
     let calls = AtomicU32::new(0);
     let _ = policy
@@ -66,7 +77,11 @@ async fn never_retries_declines_or_unsafe_operations() {
             Err::<(), _>(unavailable())
         })
         .await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "a write without idempotency key is sent once");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a write without idempotency key is sent once"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -75,7 +90,11 @@ async fn unsafe_operations_are_retried_when_certainly_not_sent() {
     let calls = AtomicU32::new(0);
     let served = policy
         .call(Deadline::NONE, Repeat::Unsafe, |_| async {
-            if calls.fetch_add(1, Ordering::SeqCst) == 0 { Err(unavailable().not_sent()) } else { Ok(()) }
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(unavailable().not_sent())
+            } else {
+                Ok(())
+            }
         })
         .await
         .unwrap();
@@ -103,11 +122,16 @@ async fn retry_after_is_honoured_and_an_excessive_one_stops_retrying() {
     let err = policy
         .call(Deadline::NONE, Repeat::Safe, |_| async {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(Error::new(Kind::RateLimited, "429").with_retry_after(Duration::from_secs(60)))
+            Err::<(), _>(
+                Error::new(Kind::RateLimited, "429").with_retry_after(Duration::from_secs(60)),
+            )
         })
         .await
         .unwrap_err();
-    assert_eq!((err.kind, calls.load(Ordering::SeqCst)), (Kind::RateLimited, 1));
+    assert_eq!(
+        (err.kind, calls.load(Ordering::SeqCst)),
+        (Kind::RateLimited, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -115,14 +139,22 @@ async fn the_callers_deadline_bounds_attempts_and_sleeps() {
     let policy = Policy::new("p", config());
     let start = Instant::now();
     let err = policy
-        .call(Deadline::after(Duration::from_millis(500)), Repeat::Safe, |_| async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            Ok(())
-        })
+        .call(
+            Deadline::after(Duration::from_millis(500)),
+            Repeat::Safe,
+            |_| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, Kind::DeadlineExceeded);
-    assert_eq!(start.elapsed(), Duration::from_millis(500), "the attempt was cut at the caller's deadline");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(500),
+        "the attempt was cut at the caller's deadline"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -178,15 +210,25 @@ async fn breaker_opens_fails_fast_then_probes_and_closes() {
         let _ = policy.call(Deadline::NONE, Repeat::Safe, |_| fail()).await;
     }
     assert_eq!(policy.breaker_state(), BreakerState::Open);
-    let err = policy.call(Deadline::NONE, Repeat::Safe, |_| fail()).await.unwrap_err();
+    let err = policy
+        .call(Deadline::NONE, Repeat::Safe, |_| fail())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, Kind::CircuitOpen);
     assert!(err.not_sent);
-    assert_eq!(sent.load(Ordering::SeqCst), 3, "an open breaker sends nothing");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        3,
+        "an open breaker sends nothing"
+    );
     assert_eq!(err.to_status().code(), tonic::Code::Unavailable);
 
     tokio::time::advance(Duration::from_secs(5)).await;
     assert_eq!(policy.breaker_state(), BreakerState::HalfOpen);
-    policy.call(Deadline::NONE, Repeat::Safe, |_| async { Ok(()) }).await.unwrap();
+    policy
+        .call(Deadline::NONE, Repeat::Safe, |_| async { Ok(()) })
+        .await
+        .unwrap();
     assert_eq!(policy.breaker_state(), BreakerState::Closed);
     assert_eq!(policy.health().last_failure, Some(Kind::CircuitOpen));
 }
@@ -196,7 +238,9 @@ async fn healthy_refusals_do_not_open_the_breaker() {
     let policy = Policy::new("p", config());
     for _ in 0..10 {
         let _ = policy
-            .call(Deadline::NONE, Repeat::Safe, |_| async { Err::<(), _>(Error::new(Kind::Declined, "no")) })
+            .call(Deadline::NONE, Repeat::Safe, |_| async {
+                Err::<(), _>(Error::new(Kind::Declined, "no"))
+            })
             .await;
     }
     assert_eq!(policy.breaker_state(), BreakerState::Closed);
@@ -209,17 +253,31 @@ async fn rate_limit_paces_calls_and_refuses_past_the_deadline() {
     let policy = Policy::new("p", cfg);
     let start = Instant::now();
     for _ in 0..3 {
-        policy.call(Deadline::NONE, Repeat::Safe, |_| async { Ok(()) }).await.unwrap();
+        policy
+            .call(Deadline::NONE, Repeat::Safe, |_| async { Ok(()) })
+            .await
+            .unwrap();
     }
-    assert_eq!(start.elapsed(), Duration::from_secs(1), "2 per second after a burst of 1");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(1),
+        "2 per second after a burst of 1"
+    );
 
     let mut cfg = config();
     cfg.rate_limit = NonZeroU32::new(1).zip(NonZeroU32::new(1));
     cfg.max_attempts = 1;
     let policy = Policy::new("p", cfg);
-    policy.call(Deadline::NONE, Repeat::Safe, |_| async { Ok(()) }).await.unwrap();
+    policy
+        .call(Deadline::NONE, Repeat::Safe, |_| async { Ok(()) })
+        .await
+        .unwrap();
     let err = policy
-        .call(Deadline::after(Duration::from_millis(10)), Repeat::Safe, |_| async { Ok(()) })
+        .call(
+            Deadline::after(Duration::from_millis(10)),
+            Repeat::Safe,
+            |_| async { Ok(()) },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, Kind::RateLimited);
@@ -250,7 +308,10 @@ fn family(failover: bool) -> Providers<dyn Named> {
         provider,
         policy: Policy::new(name, cfg.clone()),
     };
-    Providers::new(vec![entry("a", Arc::new(A)), entry("b", Arc::new(B))], failover)
+    Providers::new(
+        vec![entry("a", Arc::new(A)), entry("b", Arc::new(B))],
+        failover,
+    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -258,7 +319,11 @@ async fn failover_moves_on_only_when_the_first_certainly_did_nothing() {
     let providers = family(true);
     let served = providers
         .call("", Deadline::NONE, Repeat::Unsafe, |p, _| async move {
-            if p.name() == "a" { Err(unavailable().not_sent()) } else { Ok(p.name()) }
+            if p.name() == "a" {
+                Err(unavailable().not_sent())
+            } else {
+                Ok(p.name())
+            }
         })
         .await
         .unwrap();
@@ -266,25 +331,43 @@ async fn failover_moves_on_only_when_the_first_certainly_did_nothing() {
 
     let err = providers
         .call("", Deadline::NONE, Repeat::Unsafe, |p, _| async move {
-            if p.name() == "a" { Err(unavailable()) } else { Ok(p.name()) }
+            if p.name() == "a" {
+                Err(unavailable())
+            } else {
+                Ok(p.name())
+            }
         })
         .await
         .unwrap_err();
-    assert_eq!(err.provider.as_deref(), Some("a"), "a provider that may have acted is not bypassed");
+    assert_eq!(
+        err.provider.as_deref(),
+        Some("a"),
+        "a provider that may have acted is not bypassed"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn no_failover_when_off_or_when_a_provider_is_named() {
     let providers = family(false);
     let err = providers
-        .call("", Deadline::NONE, Repeat::Safe, |_, _| async { Err::<(), _>(unavailable().not_sent()) })
+        .call("", Deadline::NONE, Repeat::Safe, |_, _| async {
+            Err::<(), _>(unavailable().not_sent())
+        })
         .await
         .unwrap_err();
     assert_eq!(err.provider.as_deref(), Some("a"));
 
     let providers = family(true);
-    let served = providers.call("b", Deadline::NONE, Repeat::Safe, |p, _| async move { Ok(p.name()) }).await.unwrap();
+    let served = providers
+        .call("b", Deadline::NONE, Repeat::Safe, |p, _| async move {
+            Ok(p.name())
+        })
+        .await
+        .unwrap();
     assert_eq!(served.provider, "b");
-    let err = providers.call("zz", Deadline::NONE, Repeat::Safe, |_, _| async { Ok(()) }).await.unwrap_err();
-    assert_eq!(err.kind, Kind::InvalidArgument);
+    let err = providers
+        .call("zz", Deadline::NONE, Repeat::Safe, |_, _| async { Ok(()) })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, Kind::UnknownProvider);
 }

@@ -40,8 +40,8 @@ impl<'a> Idempotency<'a> {
 
     /// Claims `key` in `scope` for a request with `fingerprint`.
     ///
-    /// Fails with [`Kind::Conflict`] when the key was used for another request, and with a
-    /// retryable [`Kind::Conflict`] when the same request is still in progress elsewhere.
+    /// Fails with [`Kind::Conflict`] when the key was used for another request, and with
+    /// [`Kind::InProgress`] when the same request is still in progress elsewhere.
     pub async fn claim(&self, scope: &str, key: &str, fingerprint: &str) -> Result<Claim> {
         let now = now_ms();
         let inserted = sqlx::query(
@@ -69,18 +69,31 @@ impl<'a> Idempotency<'a> {
             // Deleted between the two statements (a release or expiry): try once more.
             return Box::pin(self.claim(scope, key, fingerprint)).await;
         };
-        let stored: String = row.try_get(0).map_err(|e| store_error("idempotency read", &e))?;
-        let state: String = row.try_get(1).map_err(|e| store_error("idempotency read", &e))?;
-        let response: Option<String> = row.try_get(2).map_err(|e| store_error("idempotency read", &e))?;
-        let created: i64 = row.try_get(3).map_err(|e| store_error("idempotency read", &e))?;
-        let expires: i64 = row.try_get(4).map_err(|e| store_error("idempotency read", &e))?;
+        let stored: String = row
+            .try_get(0)
+            .map_err(|e| store_error("idempotency read", &e))?;
+        let state: String = row
+            .try_get(1)
+            .map_err(|e| store_error("idempotency read", &e))?;
+        let response: Option<String> = row
+            .try_get(2)
+            .map_err(|e| store_error("idempotency read", &e))?;
+        let created: i64 = row
+            .try_get(3)
+            .map_err(|e| store_error("idempotency read", &e))?;
+        let expires: i64 = row
+            .try_get(4)
+            .map_err(|e| store_error("idempotency read", &e))?;
         if expires <= now {
             self.release(scope, key).await?;
             return Box::pin(self.claim(scope, key, fingerprint)).await;
         }
         if stored != fingerprint {
-            return Err(Error::new(Kind::Conflict, "idempotency key was already used with a different request")
-                .retryable(false));
+            return Err(Error::new(
+                Kind::Conflict,
+                "idempotency key was already used with a different request",
+            )
+            .retryable(false));
         }
         match (state.as_str(), response) {
             ("finished", Some(body)) => {
@@ -91,9 +104,11 @@ impl<'a> Idempotency<'a> {
                 Ok(Claim::Replay(bytes))
             }
             _ if now - created > LEASE_MS => self.take_over(scope, key, created).await,
-            _ => Err(Error::new(Kind::Conflict, "a request with this idempotency key is still in progress")
-                .retryable(true)
-                .with_retry_after(std::time::Duration::from_secs(1))),
+            _ => Err(Error::new(
+                Kind::InProgress,
+                "a request with this idempotency key is still in progress",
+            )
+            .with_retry_after(std::time::Duration::from_secs(1))),
         }
     }
 
@@ -109,15 +124,31 @@ impl<'a> Idempotency<'a> {
         if updated.rows_affected() == 1 {
             return Ok(Claim::New);
         }
-        Err(Error::new(Kind::Conflict, "a request with this idempotency key is still in progress").retryable(true))
+        Err(Error::new(
+            Kind::InProgress,
+            "a request with this idempotency key is still in progress",
+        ))
     }
 
-    /// Stores the encoded response of a claimed key.
-    pub async fn finish(&self, scope: &str, key: &str, response: &[u8]) -> Result<()> {
+    /// Stores the encoded response of a claimed key, kept for `ttl` when that is shorter than
+    /// the usual 24 hours.
+    pub async fn finish(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &[u8],
+        ttl: Option<std::time::Duration>,
+    ) -> Result<()> {
         use base64::Engine;
         let body = base64::engine::general_purpose::STANDARD.encode(response);
-        sqlx::query("UPDATE idempotency SET state = 'finished', response = $1 WHERE scope = $2 AND idem_key = $3")
+        let ttl_ms = ttl.map_or(KEY_TTL_MS, |t| {
+            i64::try_from(t.as_millis())
+                .unwrap_or(KEY_TTL_MS)
+                .min(KEY_TTL_MS)
+        });
+        sqlx::query("UPDATE idempotency SET state = 'finished', response = $1, expires_ms = $2 WHERE scope = $3 AND idem_key = $4")
             .bind(body)
+            .bind(now_ms() + ttl_ms)
             .bind(scope)
             .bind(key)
             .execute(self.store.pool())

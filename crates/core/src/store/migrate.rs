@@ -8,13 +8,18 @@ use super::{Backend, Store, now_ms, store_error};
 use crate::error::Result;
 
 /// (version, name, SQL), in order. Append only: never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "core", include_str!("../../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "core", include_str!("../../migrations/0001_core.sql"))];
 
 /// The PostgreSQL advisory lock key that serialises migrations ("integ" in ASCII).
 const LOCK_KEY: i64 = 0x696e_7465_67;
 
 pub(super) async fn run(store: &Store) -> Result<()> {
-    let mut conn = store.pool().acquire().await.map_err(|e| store_error("migrate", &e))?;
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| store_error("migrate", &e))?;
     if store.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(LOCK_KEY)
@@ -24,7 +29,10 @@ pub(super) async fn run(store: &Store) -> Result<()> {
     }
     let result = apply(&mut conn).await;
     if store.backend() == Backend::Postgres {
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await;
     }
     result
 }
@@ -36,16 +44,19 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> Result<()> {
     .await
     .map_err(|e| store_error("migrate", &e))?;
     for (version, name, sql) in MIGRATIONS {
-        let applied: Option<(i64,)> = sqlx::query_as("SELECT version FROM integ_migrations WHERE version = $1")
-            .bind(*version)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| store_error("migrate", &e))?;
+        let applied: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM integ_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| store_error("migrate", &e))?;
         if applied.is_some() {
             continue;
         }
         let mut tx = conn.begin().await.map_err(|e| store_error("migrate", &e))?;
-        tx.execute(*sql).await.map_err(|e| store_error("migrate", &e))?;
+        tx.execute(*sql)
+            .await
+            .map_err(|e| store_error("migrate", &e))?;
         sqlx::query("INSERT INTO integ_migrations (version, name, applied_ms) VALUES ($1, $2, $3)")
             .bind(*version)
             .bind(*name)

@@ -8,6 +8,7 @@
 mod idempotency;
 mod migrate;
 mod records;
+mod resources;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use crate::secret::Secret;
 
 pub use idempotency::{Claim, Idempotency};
 pub use records::Records;
+pub use resources::{Resource, Resources};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,16 +60,26 @@ impl StoreConfig {
             } else if u.starts_with("postgres://") || u.starts_with("postgresql://") {
                 Ok(Backend::Postgres)
             } else {
-                Err(ConfigError::new("INTEG_DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://"))
+                Err(ConfigError::new(
+                    "INTEG_DATABASE_URL",
+                    "must start with sqlite:, postgres:// or postgresql://",
+                ))
             }
         })?;
         let max_connections = env.count("INTEG_DATABASE_MAX_CONNECTIONS", 8)?;
-        Ok(Self { url, backend, max_connections })
+        Ok(Self {
+            url,
+            backend,
+            max_connections,
+        })
     }
 
     /// A store at `url` (tests).
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::from_pairs([("INTEG_DATABASE_URL", url)]), Path::new(""))
+        Self::from_env(
+            &Env::from_pairs([("INTEG_DATABASE_URL", url)]),
+            Path::new(""),
+        )
     }
 
     /// The backend the URL names.
@@ -91,7 +103,8 @@ impl Store {
         if config.backend == Backend::Sqlite {
             create_parent_dir(&url)?;
         }
-        let options = AnyConnectOptions::from_str(&url).map_err(|_| Error::internal("database URL is malformed"))?;
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|_| Error::internal("database URL is malformed"))?;
         drop(url);
         let backend = config.backend;
         let pool = AnyPoolOptions::new()
@@ -125,7 +138,10 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| store_error("ping", &e))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| store_error("ping", &e))?;
         Ok(())
     }
 
@@ -139,6 +155,11 @@ impl Store {
         Records::new(self, family)
     }
 
+    /// The id table of `family`.
+    pub fn resources(&self, family: &'static str) -> Resources<'_> {
+        Resources::new(self, family)
+    }
+
     /// Closes the pool, waiting for connections to return.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -146,13 +167,19 @@ impl Store {
 }
 
 fn create_parent_dir(url: &str) -> Result<()> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::internal(format!("cannot create data directory: {}", e.kind())))?;
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::internal(format!("cannot create data directory: {}", e.kind())))?;
     }
     Ok(())
 }

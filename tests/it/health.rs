@@ -1,0 +1,118 @@
+//! Every adapter answers the health protocol (overall and family service) and reflection, and
+//! goes NOT_SERVING then exits cleanly on SIGTERM.
+
+use integ_testkit::Start;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+
+const FAMILIES: [(&str, &str); 4] = [
+    ("payments", "integ.payments.v1.PaymentsService"),
+    ("messaging", "integ.messaging.v1.MessagingService"),
+    ("identity", "integ.identity.v1.IdentityService"),
+    ("storage", "integ.storage.v1.StorageService"),
+];
+
+async fn status(
+    client: &mut HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> ServingStatus {
+    let reply = client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .unwrap();
+    reply.into_inner().status()
+}
+
+#[tokio::test]
+async fn every_adapter_serves_health_and_reflection() {
+    for (family, service) in FAMILIES {
+        let adapter = Start::new(family).spawn().await.unwrap();
+        let channel = adapter.channel().await;
+        let mut health = HealthClient::new(channel.clone());
+        assert_eq!(
+            status(&mut health, "").await,
+            ServingStatus::Serving,
+            "{family}"
+        );
+        assert_eq!(
+            status(&mut health, service).await,
+            ServingStatus::Serving,
+            "{family}"
+        );
+        let unknown = health
+            .check(HealthCheckRequest {
+                service: "nope".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+        let mut reflection = ServerReflectionClient::new(channel);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = reflection
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("{family}")
+        };
+        let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(names.iter().any(|n| n == service), "{family}: {names:?}");
+        assert!(
+            names.iter().any(|n| n == "integ.events.v1.EventsService"),
+            "{family}: {names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n == "grpc.health.v1.Health"),
+            "{family}: {names:?}"
+        );
+
+        assert_eq!(
+            adapter.terminate().await,
+            Some(0),
+            "{family} exits cleanly on SIGTERM"
+        );
+    }
+}
+
+#[tokio::test]
+async fn shutdown_reports_not_serving_to_watchers() {
+    let mut adapter = Start::new("payments").spawn().await.unwrap();
+    let mut health = HealthClient::new(adapter.channel().await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "integ.payments.v1.PaymentsService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+    adapter.signal_term();
+    assert_eq!(
+        watch.message().await.unwrap().unwrap().status(),
+        ServingStatus::NotServing
+    );
+    drop(watch);
+    assert_eq!(adapter.wait().await, Some(0));
+    assert!(
+        adapter
+            .logs()
+            .iter()
+            .any(|l| l.contains("drained") || l.contains("grace period ended"))
+    );
+}
