@@ -9,6 +9,7 @@
 )]
 
 mod config;
+mod events;
 mod health;
 mod payments;
 mod secrets;

@@ -34,6 +34,8 @@ pub struct FamilyConfig {
     pub server: ServerConfig,
     /// The providers in order, with their resilience policies.
     pub providers: ProviderPlan,
+    /// The sandbox's webhook secret.
+    pub sandbox_webhook: crate::webhook::sandbox::SandboxWebhook,
 }
 
 impl FamilyConfig {
@@ -45,7 +47,24 @@ impl FamilyConfig {
     ) -> Result<Self, ConfigError> {
         let server = ServerConfig::from_env(env, family)?;
         let providers = ProviderPlan::from_env(env, &server, known)?;
-        Ok(Self { server, providers })
+        let sandbox_webhook = crate::webhook::sandbox::SandboxWebhook::from_env(env)?;
+        Ok(Self { server, providers, sandbox_webhook })
+    }
+
+    /// The adapter over `store` (its gRPC service is set by the family), with the sandbox's
+    /// webhook source registered when the sandbox is configured; returns the sandbox's emitter.
+    pub fn adapter(
+        &self,
+        store: crate::store::Store,
+    ) -> (crate::server::Adapter, crate::webhook::sandbox::Emitter) {
+        let routes = tonic::service::Routes::builder().routes();
+        let mut adapter = crate::server::Adapter::new(routes, store);
+        let tolerance = self.server.events.tolerance;
+        let (emitter, source) = self.sandbox_webhook.build(adapter.http_addr.clone(), tolerance);
+        if self.providers.names().any(|n| n == "sandbox") {
+            adapter.webhooks.add("sandbox", "", source);
+        }
+        (adapter, emitter)
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`idempotent`]: running a mutating RPC once per idempotency key.
 //! - [`telemetry`]: JSON logs with one completion line per RPC, Prometheus metrics, OTLP.
 //! - [`server`]: ports, health, reflection, start-up and graceful shutdown.
+//! - [`events`]: the durable inbox, consumer groups and at-least-once delivery.
+//! - [`webhook`]: receiving providers' webhooks: signature schemes, normalisers, the route.
 //! - [`ids`]: prefixed ids we mint.
 //! - [`money`]: ISO 4217 currencies, exponents and validation.
 //!
@@ -23,6 +25,7 @@
 //! the error to a `tonic::Status` with details.
 
 pub mod config;
+pub mod events;
 pub mod error;
 pub mod family;
 pub mod http;
@@ -35,5 +38,6 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;
 
 pub use error::{Error, Kind, Result};

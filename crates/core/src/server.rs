@@ -10,6 +10,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -120,6 +121,8 @@ pub struct ServerConfig {
     pub providers: Vec<String>,
     /// Whether a call may move to the next provider (`INTEG_<FAMILY>_FAILOVER`).
     pub failover: bool,
+    /// Webhook events and their delivery.
+    pub events: crate::events::EventsConfig,
 }
 
 impl ServerConfig {
@@ -157,18 +160,31 @@ impl ServerConfig {
                 &format!("INTEG_{}_FAILOVER", family.env_name()),
                 failover_default,
             )?,
+            events: crate::events::EventsConfig::from_env(env)?,
         })
     }
 }
 
 /// What a family hands to [`serve`].
 pub struct Adapter {
-    /// The family's gRPC services (the family service and the events service).
+    /// The family's gRPC service; [`serve`] adds the events service, health and reflection.
     pub grpc: tonic::service::Routes,
-    /// The webhook routes.
+    /// Extra HTTP routes (a sandbox's endpoints); [`serve`] adds the webhook routes.
     pub http: axum::Router,
+    /// The webhook sources of the family's providers.
+    pub webhooks: crate::webhook::Webhooks,
     /// The store, pinged for readiness.
     pub store: Store,
+    /// Filled with the HTTP port's address once it is bound (the sandbox posts its webhooks
+    /// there).
+    pub http_addr: Arc<OnceLock<SocketAddr>>,
+}
+
+impl Adapter {
+    /// An adapter serving `grpc` over `store`, with no extra routes and no webhook source yet.
+    pub fn new(grpc: tonic::service::Routes, store: Store) -> Self {
+        Self { grpc, http: axum::Router::new(), webhooks: crate::webhook::Webhooks::new(), store, http_addr: Arc::default() }
+    }
 }
 
 /// Why an adapter stopped with an error.
@@ -229,16 +245,25 @@ pub async fn serve(
         stop_rx.clone(),
     ));
 
+    if let Ok(addr) = http.local_addr() {
+        let _ = adapter.http_addr.set(addr);
+    }
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let inbox = crate::events::inbox::Inbox::start(adapter.store.clone(), notify.clone());
+    let queue = crate::events::queue::Queue::new(adapter.store.clone(), config.events.max_attempts);
+    let upkeep = tokio::spawn(upkeep(queue.clone(), config.events.retention, stop_rx.clone()));
+    let events = crate::events::service::Events::new(queue, notify);
+    let grpc_routes = adapter.grpc.add_service(integ_proto::events::v1::events_service_server::EventsServiceServer::new(events));
     let reflection_v1 = reflection_v1()?;
     let reflection_v1alpha = reflection_v1alpha()?;
     let grpc_server = tonic::transport::Server::builder()
         .layer(telemetry::RpcLogLayer)
-        .add_routes(adapter.grpc)
+        .add_routes(grpc_routes)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
-    let http_router = adapter.http;
+    let http_router = adapter.http.merge(crate::webhook::router(adapter.webhooks, inbox, config.webhook_max_body));
     let http_server =
         axum::serve(http, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
     let handle = telemetry::metrics_handle();
@@ -289,6 +314,7 @@ pub async fn serve(
     };
     let _ = stop_tx.send(true);
     readiness.abort();
+    upkeep.abort();
     adapter.store.close().await;
     results.0?;
     results
@@ -298,6 +324,34 @@ pub async fn serve(
         .2
         .map_err(|e| ServeError::Startup(format!("metrics server failed: {e}")))?;
     Ok(())
+}
+
+/// Prunes expired events and idempotency records, and exports the delivery backlog.
+async fn upkeep(queue: crate::events::queue::Queue, retention: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticks: u64 = 0;
+    loop {
+        if ticks % 40 == 0 {
+            let cutoff = crate::store::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+            match queue.prune(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(events = n, "pruned events past retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(reason = e.kind.reason(), "pruning events failed"),
+            }
+            let _ = queue.store().idempotency().prune().await;
+        }
+        if let Ok(backlog) = queue.backlog().await {
+            let now = crate::store::now_ms();
+            for (provider, depth, oldest) in backlog {
+                metrics::gauge!("integ_events_queue_depth", "provider" => provider.clone()).set(depth as f64);
+                metrics::gauge!("integ_events_oldest_age_seconds", "provider" => provider).set((now - oldest).max(0) as f64 / 1000.0);
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(15)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use integ_core::server::{Adapter, ServeError, serve};
+use integ_core::server::{ServeError, serve};
 use integ_core::store::Store;
 use integ_proto::identity::v1::identity_service_server::IdentityServiceServer;
 
@@ -32,30 +32,14 @@ use crate::provider::IdentityProvider;
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let startup = |e: integ_core::Error| ServeError::Startup(e.to_string());
-    let store = Store::open(&config.family.server.store)
-        .await
-        .map_err(startup)?;
-    let sandbox = Arc::new(
-        sandbox::Sandbox::open(config.sandbox.clone(), store.clone())
-            .await
-            .map_err(startup)?,
-    );
+    let store = Store::open(&config.family.server.store).await.map_err(startup)?;
+    let sandbox = Arc::new(sandbox::Sandbox::open(config.sandbox.clone(), store.clone()).await.map_err(startup)?);
     let provider: Arc<dyn IdentityProvider> = sandbox.clone();
     let providers = config.family.providers.build(|_| provider.clone());
-    let mut routes = tonic::service::Routes::builder();
-    routes.add_service(IdentityServiceServer::new(Identity::new(
-        providers,
-        store.clone(),
-        config.sealer,
-    )));
-    let http = axum::Router::new()
-        .route("/sandbox/authorize", axum::routing::get(authorize))
-        .with_state(sandbox);
-    let adapter = Adapter {
-        grpc: routes.routes(),
-        http,
-        store,
-    };
+    let (mut adapter, _emitter) = config.family.adapter(store.clone());
+    let service = Identity::new(providers, store, config.sealer);
+    adapter.grpc = adapter.grpc.add_service(IdentityServiceServer::new(service));
+    adapter.http = axum::Router::new().route("/sandbox/authorize", axum::routing::get(authorize)).with_state(sandbox);
     serve(&config.family.server, adapter, shutdown).await
 }
 

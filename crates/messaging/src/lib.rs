@@ -14,7 +14,7 @@ mod service;
 use std::future::Future;
 use std::sync::Arc;
 
-use integ_core::server::{Adapter, ServeError, serve};
+use integ_core::server::{ServeError, serve};
 use integ_core::store::Store;
 use integ_proto::messaging::v1::messaging_service_server::MessagingServiceServer;
 
@@ -25,20 +25,10 @@ use crate::provider::MessagingProvider;
 
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let store = Store::open(&config.server.store)
-        .await
-        .map_err(|e| ServeError::Startup(e.to_string()))?;
-    let sandbox: Arc<dyn MessagingProvider> = Arc::new(sandbox::Sandbox::new(store.clone()));
+    let store = Store::open(&config.server.store).await.map_err(|e| ServeError::Startup(e.to_string()))?;
+    let (mut adapter, emitter) = config.adapter(store.clone());
+    let sandbox: Arc<dyn MessagingProvider> = Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
     let providers = config.providers.build(|_| sandbox.clone());
-    let mut routes = tonic::service::Routes::builder();
-    routes.add_service(MessagingServiceServer::new(Messaging::new(
-        providers,
-        store.clone(),
-    )));
-    let adapter = Adapter {
-        grpc: routes.routes(),
-        http: axum::Router::new(),
-        store,
-    };
+    adapter.grpc = adapter.grpc.add_service(MessagingServiceServer::new(Messaging::new(providers, store)));
     serve(&config.server, adapter, shutdown).await
 }

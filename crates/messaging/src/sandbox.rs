@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use integ_core::family::{CallCtx, timestamp};
 use integ_core::ids::new_id;
 use integ_core::store::Store;
+use integ_core::webhook::sandbox::Emitter;
 use integ_core::{Error, Result};
 use integ_proto::messaging::v1::{
     Channel, Message, MessageError, MessageStatus, SendEmailRequest, SendPushRequest,
@@ -34,12 +35,14 @@ pub const NAME: &str = "sandbox";
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     store: Store,
+    events: Emitter,
 }
 
 impl Sandbox {
-    /// A sandbox keeping its message records in `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A sandbox keeping its message records in `store` and reporting statuses through
+    /// `events` (`message.delivered`, `message.bounced`, …).
+    pub fn new(store: Store, events: Emitter) -> Self {
+        Self { store, events }
     }
 
     async fn record(
@@ -77,6 +80,14 @@ impl Sandbox {
         if !ctx.idempotency_key.is_empty() {
             records.put("idem", &idem, &message.provider_id).await?;
         }
+        let event = match status {
+            MessageStatus::Delivered => "message.delivered",
+            MessageStatus::Bounced => "message.bounced",
+            MessageStatus::Complained => "message.complained",
+            MessageStatus::Undelivered | MessageStatus::Failed => "message.failed",
+            _ => "message.sent",
+        };
+        self.events.emit(event, "message", &message.provider_id);
         Ok(message)
     }
 }

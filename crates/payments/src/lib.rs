@@ -18,7 +18,7 @@ mod service;
 use std::future::Future;
 use std::sync::Arc;
 
-use integ_core::server::{Adapter, ServeError, serve};
+use integ_core::server::{ServeError, serve};
 use integ_core::store::Store;
 use integ_proto::payments::v1::payments_service_server::PaymentsServiceServer;
 
@@ -29,23 +29,10 @@ use crate::provider::PaymentsProvider;
 
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let store = Store::open(&config.server.store)
-        .await
-        .map_err(|e| ServeError::Startup(e.to_string()))?;
-    let sandbox = Arc::new(sandbox::Sandbox::new(store.clone()));
-    let providers = config.providers.build(|name| -> Arc<dyn PaymentsProvider> {
-        match name {
-            _ => sandbox.clone(),
-        }
-    });
-    let service = Payments::new(providers, store.clone());
-    let mut routes = tonic::service::Routes::builder();
-    routes.add_service(PaymentsServiceServer::new(service));
-    let grpc = routes.routes();
-    let adapter = Adapter {
-        grpc,
-        http: axum::Router::new(),
-        store,
-    };
+    let store = Store::open(&config.server.store).await.map_err(|e| ServeError::Startup(e.to_string()))?;
+    let (mut adapter, emitter) = config.adapter(store.clone());
+    let sandbox: Arc<dyn PaymentsProvider> = Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
+    let providers = config.providers.build(|_| sandbox.clone());
+    adapter.grpc = adapter.grpc.add_service(PaymentsServiceServer::new(Payments::new(providers, store)));
     serve(&config.server, adapter, shutdown).await
 }

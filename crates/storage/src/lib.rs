@@ -16,7 +16,7 @@ mod service;
 use std::future::Future;
 use std::sync::Arc;
 
-use integ_core::server::{Adapter, ServeError, serve};
+use integ_core::server::{ServeError, serve};
 use integ_core::store::Store;
 use integ_proto::storage::v1::storage_service_server::StorageServiceServer;
 
@@ -28,25 +28,15 @@ use crate::provider::StorageProvider;
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let startup = |e: integ_core::Error| ServeError::Startup(e.to_string());
-    let store = Store::open(&config.family.server.store)
-        .await
-        .map_err(startup)?;
-    let sandbox = Arc::new(
-        sandbox::Sandbox::open(&config.sandbox, store.clone())
-            .await
-            .map_err(startup)?,
-    );
+    let store = Store::open(&config.family.server.store).await.map_err(startup)?;
+    let (mut adapter, emitter) = config.family.adapter(store.clone());
+    let sandbox = Arc::new(sandbox::Sandbox::open(&config.sandbox, store.clone(), emitter).await.map_err(startup)?);
     let provider: Arc<dyn StorageProvider> = sandbox.clone();
     let providers = config.family.providers.build(|_| provider.clone());
-    let service = StorageServiceServer::new(Storage::new(providers, store.clone()))
+    let service = StorageServiceServer::new(Storage::new(providers, store))
         .max_decoding_message_size(2 << 20)
         .max_encoding_message_size(2 << 20);
-    let mut routes = tonic::service::Routes::builder();
-    routes.add_service(service);
-    let adapter = Adapter {
-        grpc: routes.routes(),
-        http: presigned::router(sandbox),
-        store,
-    };
+    adapter.grpc = adapter.grpc.add_service(service);
+    adapter.http = presigned::router(sandbox);
     serve(&config.family.server, adapter, shutdown).await
 }

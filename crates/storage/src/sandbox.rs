@@ -3,6 +3,8 @@
 //! file and is renamed into place when complete, so a reader never sees half an object).
 //! Content type and user metadata are kept in the store beside it.
 //!
+//! Writes and deletes are reported as `object.created` and `object.deleted` webhooks.
+//!
 //! Buckets are `INTEG_SANDBOX_BUCKETS` (comma-separated, default `default`). Presigned URLs
 //! point at the adapter's own HTTP port (`INTEG_SANDBOX_BASE_URL`, default
 //! `http://127.0.0.1:<port>`), under `/sandbox/objects/<bucket>/<key>`, signed with HMAC-SHA256
@@ -21,6 +23,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use integ_core::config::{ConfigError, Env};
 use integ_core::family::{CallCtx, timestamp};
 use integ_core::store::Store;
+use integ_core::webhook::sandbox::Emitter;
 use integ_core::{Error, Kind, Result};
 use integ_proto::storage::v1::{Object, PresignedUrlMethod};
 use object_store::local::LocalFileSystem;
@@ -92,11 +95,12 @@ pub struct Sandbox {
     store: Store,
     signing: hmac::Key,
     base_url: url::Url,
+    events: Emitter,
 }
 
 impl Sandbox {
     /// Creates the bucket folders and loads (or makes) the URL signing key.
-    pub async fn open(config: &SandboxConfig, store: Store) -> Result<Self> {
+    pub async fn open(config: &SandboxConfig, store: Store, events: Emitter) -> Result<Self> {
         let mut buckets = HashMap::new();
         for bucket in &config.buckets {
             let dir = config.root.join(bucket);
@@ -129,6 +133,7 @@ impl Sandbox {
             store,
             signing: hmac::Key::new(hmac::HMAC_SHA256, &key),
             base_url: config.base_url.clone(),
+            events,
         })
     }
 
@@ -291,6 +296,7 @@ impl StorageProvider for Sandbox {
             .head(&location)
             .await
             .map_err(|e| storage_error(e, &p.key))?;
+        self.events.emit("object.created", "object", &format!("{}/{}", p.bucket, p.key));
         Ok(Self::object(&p.bucket, &meta, sidecar))
     }
 
@@ -375,10 +381,10 @@ impl StorageProvider for Sandbox {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(storage_error(e, key)),
         }
-        self.store
-            .records(FAMILY)
-            .delete("object", &Self::sidecar_id(bucket, key))
-            .await?;
+        let existed = self.store.records(FAMILY).delete("object", &Self::sidecar_id(bucket, key)).await?;
+        if existed {
+            self.events.emit("object.deleted", "object", &format!("{bucket}/{key}"));
+        }
         Ok(())
     }
 

@@ -8,8 +8,10 @@ use super::{Backend, Store, now_ms, store_error};
 use crate::error::Result;
 
 /// (version, name, SQL), in order. Append only: never edit a released migration.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "core", include_str!("../../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "core", include_str!("../../migrations/0001_core.sql")),
+    (2, "events", include_str!("../../migrations/0002_events.sql")),
+];
 
 /// The PostgreSQL advisory lock key that serialises migrations ("integ" in ASCII).
 const LOCK_KEY: i64 = 0x696e_7465_67;

@@ -12,6 +12,11 @@
 //! | `pm_card_processingError` | provider unavailable on every attempt (retryable) |
 //! | `pm_card_flaky` | unavailable on the first attempt, succeeds when retried |
 //!
+//! Every change is also reported as a webhook (see `integ_core::webhook::sandbox`):
+//! `payment.succeeded`, `payment.authorized`, `payment.canceled`, `payment.refunded`,
+//! `subscription.created`, `subscription.updated`, `subscription.canceled`, `payout.paid`,
+//! `payout.failed`.
+//!
 //! A payout to destination `ba_closed_account` fails with `account_closed`. A refund above what
 //! remains captured fails with `amount_too_large`. Like real providers, the sandbox honours the
 //! idempotency key it is given: the same key returns the object created first.
@@ -21,6 +26,7 @@ mod objects;
 use async_trait::async_trait;
 use integ_core::family::CallCtx;
 use integ_core::store::Store;
+use integ_core::webhook::sandbox::Emitter;
 use integ_core::{Error, Kind, Result};
 use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::{
@@ -37,12 +43,13 @@ pub const NAME: &str = "sandbox";
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     store: Store,
+    events: Emitter,
 }
 
 impl Sandbox {
-    /// A sandbox keeping its objects in `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// A sandbox keeping its objects in `store` and reporting changes through `events`.
+    pub fn new(store: Store, events: Emitter) -> Self {
+        Self { store, events }
     }
 
     fn records(&self) -> integ_core::store::Records<'_> {
@@ -148,6 +155,9 @@ impl PaymentsProvider for Sandbox {
         let payment = objects::new_payment(request);
         self.save("payment", &payment.provider_id, &payment).await?;
         self.remember("payment", ctx, &payment.provider_id).await?;
+        if let Some(event) = objects::payment_event(&payment) {
+            self.events.emit(event, "payment", &payment.provider_id);
+        }
         Ok(payment)
     }
 
@@ -164,6 +174,7 @@ impl PaymentsProvider for Sandbox {
         let mut payment: Payment = self.load("payment", provider_id).await?;
         objects::capture(&mut payment, amount)?;
         self.save("payment", provider_id, &payment).await?;
+        self.events.emit("payment.succeeded", "payment", provider_id);
         Ok(payment)
     }
 
@@ -171,6 +182,7 @@ impl PaymentsProvider for Sandbox {
         let mut payment: Payment = self.load("payment", provider_id).await?;
         objects::cancel(&mut payment)?;
         self.save("payment", provider_id, &payment).await?;
+        self.events.emit("payment.canceled", "payment", provider_id);
         Ok(payment)
     }
 
@@ -183,6 +195,7 @@ impl PaymentsProvider for Sandbox {
         self.save("payment", &request.payment_id, &payment).await?;
         self.save("refund", &refund.provider_id, &refund).await?;
         self.remember("refund", ctx, &refund.provider_id).await?;
+        self.events.emit("payment.refunded", "payment", &request.payment_id);
         Ok(refund)
     }
 
@@ -226,6 +239,7 @@ impl PaymentsProvider for Sandbox {
             .await?;
         self.remember("subscription", ctx, &subscription.provider_id)
             .await?;
+        self.events.emit("subscription.created", "subscription", &subscription.provider_id);
         Ok(subscription)
     }
 
@@ -243,6 +257,8 @@ impl PaymentsProvider for Sandbox {
         objects::cancel_subscription(&mut subscription, at_period_end)?;
         self.save("subscription", provider_id, &subscription)
             .await?;
+        let event = if at_period_end { "subscription.updated" } else { "subscription.canceled" };
+        self.events.emit(event, "subscription", provider_id);
         Ok(subscription)
     }
 
@@ -253,6 +269,8 @@ impl PaymentsProvider for Sandbox {
         let payout = objects::new_payout(request);
         self.save("payout", &payout.provider_id, &payout).await?;
         self.remember("payout", ctx, &payout.provider_id).await?;
+        let event = if payout.failure_code.is_empty() { "payout.paid" } else { "payout.failed" };
+        self.events.emit(event, "payout", &payout.provider_id);
         Ok(payout)
     }
 

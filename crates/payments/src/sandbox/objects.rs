@@ -64,6 +64,15 @@ pub(super) fn new_payment(request: &CreatePaymentRequest) -> Payment {
     }
 }
 
+/// The event a new payment reports, if any.
+pub(super) fn payment_event(payment: &Payment) -> Option<&'static str> {
+    match payment.status() {
+        PaymentStatus::Succeeded => Some("payment.succeeded"),
+        PaymentStatus::RequiresCapture => Some("payment.authorized"),
+        _ => None,
+    }
+}
+
 pub(super) fn capture(payment: &mut Payment, amount: Option<&Money>) -> Result<()> {
     if payment.status() != PaymentStatus::RequiresCapture {
         return Err(refusal(

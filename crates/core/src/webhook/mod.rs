@@ -1,0 +1,170 @@
+//! Webhooks: providers' signed notifications, received on `POST /webhooks/{provider}` (or
+//! `/webhooks/{provider}/{account}` for a provider with several accounts).
+//!
+//! Each request is checked in this order, and nothing slow runs before the answer:
+//! 1. the provider (and account) is known, else 404;
+//! 2. the body is read up to the configured limit, else 413;
+//! 3. the signature is verified on the raw bytes, in constant time, with the timestamp
+//!    window where the scheme has one; every failure gets the same 400 body;
+//! 4. the payload is normalised (provider event id, type, resource);
+//! 5. the event is handed to the [`Inbox`](crate::events::inbox::Inbox) and the answer (200,
+//!    also for a duplicate) waits for the durable commit; a store failure is 503, so the
+//!    provider sends it again.
+//!
+//! The raw payload is never logged; rejections are counted by reason.
+
+pub mod sandbox;
+pub mod scheme;
+pub mod standard;
+pub mod stripe;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use crate::events::NewEvent;
+use crate::events::inbox::{Inbox, Stored};
+use scheme::{Inbound, Scheme};
+
+/// What a normaliser reads out of a verified payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// The provider's id of the event.
+    pub provider_event_id: String,
+    /// The provider's type.
+    pub provider_type: String,
+    /// Our normalised type.
+    pub event_type: String,
+    /// The kind of resource it concerns.
+    pub resource_kind: String,
+    /// The provider's id of that resource.
+    pub resource_provider_id: String,
+    /// When it happened, in ms since the epoch.
+    pub occur_ms: i64,
+}
+
+/// Reads a provider's payload into a [`Parsed`]; `None` when it is not an event we can use.
+pub trait Normaliser: Send + Sync {
+    /// Parses a verified request.
+    fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Option<Parsed>;
+}
+
+/// How one provider account's webhooks are verified and read.
+pub struct Source {
+    /// The signature scheme, with its secrets.
+    pub scheme: Box<dyn Scheme>,
+    /// Reads verified payloads.
+    pub normaliser: Box<dyn Normaliser>,
+    /// The public URL the provider posts to, for schemes that sign it (Square, Twilio).
+    pub notification_url: String,
+}
+
+/// The webhook sources of one adapter, by provider and account ("" is the default account).
+#[derive(Default)]
+pub struct Webhooks {
+    sources: HashMap<(String, String), Source>,
+}
+
+impl Webhooks {
+    /// No sources.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the source of `provider`'s `account` ("" for the default one).
+    pub fn add(&mut self, provider: &str, account: &str, source: Source) {
+        self.sources.insert((provider.to_owned(), account.to_owned()), source);
+    }
+
+    /// Whether any source is configured for `provider`.
+    pub fn knows(&self, provider: &str) -> bool {
+        self.sources.keys().any(|(p, _)| p == provider)
+    }
+}
+
+/// One generic body for every rejected signature, so that nothing tells which check failed.
+const REJECTED: &str = "invalid webhook request\n";
+
+struct Ingest {
+    webhooks: Webhooks,
+    inbox: Inbox,
+    max_body: usize,
+}
+
+/// The webhook routes, storing accepted events through `inbox`.
+pub fn router(webhooks: Webhooks, inbox: Inbox, max_body: usize) -> axum::Router {
+    let state = Arc::new(Ingest { webhooks, inbox, max_body });
+    axum::Router::new()
+        .route("/webhooks/{provider}", post(default_account))
+        .route("/webhooks/{provider}/{account}", post(named_account))
+        .with_state(state)
+}
+
+async fn default_account(State(ingest): State<Arc<Ingest>>, Path(provider): Path<String>, request: Request) -> Response {
+    receive(&ingest, provider, String::new(), request).await
+}
+
+async fn named_account(State(ingest): State<Arc<Ingest>>, Path((provider, account)): Path<(String, String)>, request: Request) -> Response {
+    receive(&ingest, provider, account, request).await
+}
+
+fn rejected(provider: &str, reason: &'static str) {
+    metrics::counter!("integ_webhook_rejected_total", "provider" => provider.to_owned(), "reason" => reason).increment(1);
+}
+
+async fn receive(ingest: &Ingest, provider: String, account: String, request: Request) -> Response {
+    let Some(source) = ingest.webhooks.sources.get(&(provider.clone(), account.clone())) else {
+        rejected("unknown", "unknown_provider");
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    metrics::counter!("integ_webhook_received_total", "provider" => provider.clone()).increment(1);
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(Body::new(body), ingest.max_body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            rejected(&provider, "too_large");
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        }
+    };
+    let inbound = Inbound { headers: &parts.headers, body: &body, url: &source.notification_url, now: SystemTime::now() };
+    if let Err(rejection) = source.scheme.verify(&inbound) {
+        rejected(&provider, rejection.reason());
+        tracing::info!(provider, account, reason = rejection.reason(), "webhook rejected");
+        return (StatusCode::BAD_REQUEST, REJECTED).into_response();
+    }
+    let Some(parsed) = source.normaliser.parse(&parts.headers, &body) else {
+        rejected(&provider, "unparseable");
+        return (StatusCode::BAD_REQUEST, REJECTED).into_response();
+    };
+    let event = NewEvent {
+        provider: provider.clone(),
+        account,
+        provider_event_id: parsed.provider_event_id,
+        event_type: parsed.event_type,
+        provider_type: parsed.provider_type,
+        resource_kind: parsed.resource_kind,
+        resource_provider_id: parsed.resource_provider_id,
+        occur_ms: parsed.occur_ms,
+        payload: body.to_vec(),
+    };
+    match ingest.inbox.submit(event).await {
+        Ok(Stored::New(id)) => {
+            tracing::info!(provider, event_id = %id, "webhook stored");
+            StatusCode::OK.into_response()
+        }
+        Ok(Stored::Duplicate(id)) => {
+            tracing::info!(provider, event_id = %id, "webhook duplicate absorbed");
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::error!(provider, reason = e.kind.reason(), "webhook could not be stored; the provider will send it again");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
