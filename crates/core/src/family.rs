@@ -48,7 +48,11 @@ impl FamilyConfig {
         let server = ServerConfig::from_env(env, family)?;
         let providers = ProviderPlan::from_env(env, &server, known)?;
         let sandbox_webhook = crate::webhook::sandbox::SandboxWebhook::from_env(env)?;
-        Ok(Self { server, providers, sandbox_webhook })
+        Ok(Self {
+            server,
+            providers,
+            sandbox_webhook,
+        })
     }
 
     /// The adapter over `store` (its gRPC service is set by the family), with the sandbox's
@@ -60,7 +64,9 @@ impl FamilyConfig {
         let routes = tonic::service::Routes::builder().routes();
         let mut adapter = crate::server::Adapter::new(routes, store);
         let tolerance = self.server.events.tolerance;
-        let (emitter, source) = self.sandbox_webhook.build(adapter.http_addr.clone(), tolerance);
+        let (emitter, source) = self
+            .sandbox_webhook
+            .build(adapter.http_addr.clone(), tolerance);
         if self.providers.names().any(|n| n == "sandbox") {
             adapter.webhooks.add("sandbox", "", source);
         }

@@ -44,7 +44,17 @@ pub fn provider_key(scope: &str, key: &str) -> String {
         &aws_lc_rs::digest::SHA256,
         format!("{scope}\n{key}").as_bytes(),
     );
-    format!("integ-{}", hex::encode(&digest.as_ref()[..20]))
+    format!(
+        "integ-{}",
+        hex::encode(
+            digest
+                .as_ref()
+                .iter()
+                .take(20)
+                .copied()
+                .collect::<Vec<u8>>()
+        )
+    )
 }
 
 /// Checks a key's shape (empty means no key).

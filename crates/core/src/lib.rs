@@ -25,8 +25,8 @@
 //! the error to a `tonic::Status` with details.
 
 pub mod config;
-pub mod events;
 pub mod error;
+pub mod events;
 pub mod family;
 pub mod http;
 pub mod idempotent;

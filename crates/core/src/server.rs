@@ -183,7 +183,13 @@ pub struct Adapter {
 impl Adapter {
     /// An adapter serving `grpc` over `store`, with no extra routes and no webhook source yet.
     pub fn new(grpc: tonic::service::Routes, store: Store) -> Self {
-        Self { grpc, http: axum::Router::new(), webhooks: crate::webhook::Webhooks::new(), store, http_addr: Arc::default() }
+        Self {
+            grpc,
+            http: axum::Router::new(),
+            webhooks: crate::webhook::Webhooks::new(),
+            store,
+            http_addr: Arc::default(),
+        }
     }
 }
 
@@ -251,9 +257,15 @@ pub async fn serve(
     let notify = Arc::new(tokio::sync::Notify::new());
     let inbox = crate::events::inbox::Inbox::start(adapter.store.clone(), notify.clone());
     let queue = crate::events::queue::Queue::new(adapter.store.clone(), config.events.max_attempts);
-    let upkeep = tokio::spawn(upkeep(queue.clone(), config.events.retention, stop_rx.clone()));
+    let upkeep = tokio::spawn(upkeep(
+        queue.clone(),
+        config.events.retention,
+        stop_rx.clone(),
+    ));
     let events = crate::events::service::Events::new(queue, notify);
-    let grpc_routes = adapter.grpc.add_service(integ_proto::events::v1::events_service_server::EventsServiceServer::new(events));
+    let grpc_routes = adapter.grpc.add_service(
+        integ_proto::events::v1::events_service_server::EventsServiceServer::new(events),
+    );
     let reflection_v1 = reflection_v1()?;
     let reflection_v1alpha = reflection_v1alpha()?;
     let grpc_server = tonic::transport::Server::builder()
@@ -263,7 +275,11 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx.clone()));
-    let http_router = adapter.http.merge(crate::webhook::router(adapter.webhooks, inbox, config.webhook_max_body));
+    let http_router = adapter.http.merge(crate::webhook::router(
+        adapter.webhooks,
+        inbox,
+        config.webhook_max_body,
+    ));
     let http_server =
         axum::serve(http, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
     let handle = telemetry::metrics_handle();
@@ -327,11 +343,16 @@ pub async fn serve(
 }
 
 /// Prunes expired events and idempotency records, and exports the delivery backlog.
-async fn upkeep(queue: crate::events::queue::Queue, retention: Duration, mut stop: watch::Receiver<bool>) {
+async fn upkeep(
+    queue: crate::events::queue::Queue,
+    retention: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut ticks: u64 = 0;
     loop {
-        if ticks % 40 == 0 {
-            let cutoff = crate::store::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+        if ticks.is_multiple_of(40) {
+            let cutoff = crate::store::now_ms()
+                - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
             match queue.prune(cutoff).await {
                 Ok(n) if n > 0 => tracing::info!(events = n, "pruned events past retention"),
                 Ok(_) => {}
@@ -342,8 +363,10 @@ async fn upkeep(queue: crate::events::queue::Queue, retention: Duration, mut sto
         if let Ok(backlog) = queue.backlog().await {
             let now = crate::store::now_ms();
             for (provider, depth, oldest) in backlog {
-                metrics::gauge!("integ_events_queue_depth", "provider" => provider.clone()).set(depth as f64);
-                metrics::gauge!("integ_events_oldest_age_seconds", "provider" => provider).set((now - oldest).max(0) as f64 / 1000.0);
+                metrics::gauge!("integ_events_queue_depth", "provider" => provider.clone())
+                    .set(depth as f64);
+                metrics::gauge!("integ_events_oldest_age_seconds", "provider" => provider)
+                    .set((now - oldest).max(0) as f64 / 1000.0);
             }
         }
         ticks += 1;

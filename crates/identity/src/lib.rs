@@ -32,14 +32,24 @@ use crate::provider::IdentityProvider;
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let startup = |e: integ_core::Error| ServeError::Startup(e.to_string());
-    let store = Store::open(&config.family.server.store).await.map_err(startup)?;
-    let sandbox = Arc::new(sandbox::Sandbox::open(config.sandbox.clone(), store.clone()).await.map_err(startup)?);
+    let store = Store::open(&config.family.server.store)
+        .await
+        .map_err(startup)?;
+    let sandbox = Arc::new(
+        sandbox::Sandbox::open(config.sandbox.clone(), store.clone())
+            .await
+            .map_err(startup)?,
+    );
     let provider: Arc<dyn IdentityProvider> = sandbox.clone();
     let providers = config.family.providers.build(|_| provider.clone());
     let (mut adapter, _emitter) = config.family.adapter(store.clone());
     let service = Identity::new(providers, store, config.sealer);
-    adapter.grpc = adapter.grpc.add_service(IdentityServiceServer::new(service));
-    adapter.http = axum::Router::new().route("/sandbox/authorize", axum::routing::get(authorize)).with_state(sandbox);
+    adapter.grpc = adapter
+        .grpc
+        .add_service(IdentityServiceServer::new(service));
+    adapter.http = axum::Router::new()
+        .route("/sandbox/authorize", axum::routing::get(authorize))
+        .with_state(sandbox);
     serve(&config.family.server, adapter, shutdown).await
 }
 

@@ -25,10 +25,17 @@ use crate::provider::MessagingProvider;
 
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let store = Store::open(&config.server.store).await.map_err(|e| ServeError::Startup(e.to_string()))?;
+    let store = Store::open(&config.server.store)
+        .await
+        .map_err(|e| ServeError::Startup(e.to_string()))?;
     let (mut adapter, emitter) = config.adapter(store.clone());
-    let sandbox: Arc<dyn MessagingProvider> = Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
+    let sandbox: Arc<dyn MessagingProvider> =
+        Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
     let providers = config.providers.build(|_| sandbox.clone());
-    adapter.grpc = adapter.grpc.add_service(MessagingServiceServer::new(Messaging::new(providers, store)));
+    adapter.grpc = adapter
+        .grpc
+        .add_service(MessagingServiceServer::new(Messaging::new(
+            providers, store,
+        )));
     serve(&config.server, adapter, shutdown).await
 }

@@ -55,12 +55,11 @@ impl Sandbox {
     ) -> Result<Message> {
         let records = self.store.records("messaging");
         let idem = format!("message:{}", ctx.idempotency_key);
-        if !ctx.idempotency_key.is_empty() {
-            if let Some(id) = records.get::<String>("idem", &idem).await? {
-                if let Some(existing) = records.get_message("message", &id).await? {
-                    return Ok(existing);
-                }
-            }
+        if !ctx.idempotency_key.is_empty()
+            && let Some(id) = records.get::<String>("idem", &idem).await?
+            && let Some(existing) = records.get_message("message", &id).await?
+        {
+            return Ok(existing);
         }
         let now = Some(timestamp(std::time::SystemTime::now()));
         let message = Message {
@@ -174,14 +173,14 @@ impl MessagingProvider for Sandbox {
     }
 
     async fn send_push(&self, ctx: &CallCtx, request: &SendPushRequest) -> Result<Message> {
-        if let Some(send_push_request::Target::DeviceToken(token)) = &request.target {
-            if token == "invalid-token" {
-                return Err(
-                    Error::invalid("device_token", "the device token is not registered")
-                        .with_provider(NAME)
-                        .with_provider_code("UNREGISTERED"),
-                );
-            }
+        if let Some(send_push_request::Target::DeviceToken(token)) = &request.target
+            && token == "invalid-token"
+        {
+            return Err(
+                Error::invalid("device_token", "the device token is not registered")
+                    .with_provider(NAME)
+                    .with_provider_code("UNREGISTERED"),
+            );
         }
         self.record(ctx, Channel::Push, MessageStatus::Sent, None, &[])
             .await

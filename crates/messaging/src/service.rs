@@ -43,8 +43,7 @@ impl Messaging {
         req: Req,
         provider: &str,
         key: &str,
-        channel: fn(&Capabilities) -> bool,
-        what: &'static str,
+        (channel, what): (fn(&Capabilities) -> bool, &'static str),
         op: F,
     ) -> Result<(Message, String)>
     where
@@ -169,8 +168,7 @@ impl MessagingService for Messaging {
                         req,
                         &provider,
                         &key,
-                        |c| c.email,
-                        "email",
+                        (|c| c.email, "email"),
                         |p, ctx, req| async move { p.send_email(&ctx, &req).await },
                     )
                     .await?;
@@ -206,8 +204,7 @@ impl MessagingService for Messaging {
                         req,
                         &provider,
                         &key,
-                        |c| c.sms,
-                        "SMS",
+                        (|c| c.sms, "SMS"),
                         |p, ctx, req| async move { p.send_sms(&ctx, &req).await },
                     )
                     .await?;
@@ -260,8 +257,7 @@ impl MessagingService for Messaging {
                         req,
                         &provider,
                         &key,
-                        |c| c.voice,
-                        "voice calls",
+                        (|c| c.voice, "voice calls"),
                         |p, ctx, req| async move { p.start_voice_call(&ctx, &req).await },
                     )
                     .await?;
@@ -309,8 +305,7 @@ impl MessagingService for Messaging {
                         req,
                         &provider,
                         &key,
-                        |c| c.push,
-                        "push",
+                        (|c| c.push, "push"),
                         |p, ctx, req| async move { p.send_push(&ctx, &req).await },
                     )
                     .await?;

@@ -29,10 +29,15 @@ use crate::provider::PaymentsProvider;
 
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let store = Store::open(&config.server.store).await.map_err(|e| ServeError::Startup(e.to_string()))?;
+    let store = Store::open(&config.server.store)
+        .await
+        .map_err(|e| ServeError::Startup(e.to_string()))?;
     let (mut adapter, emitter) = config.adapter(store.clone());
-    let sandbox: Arc<dyn PaymentsProvider> = Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
+    let sandbox: Arc<dyn PaymentsProvider> =
+        Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
     let providers = config.providers.build(|_| sandbox.clone());
-    adapter.grpc = adapter.grpc.add_service(PaymentsServiceServer::new(Payments::new(providers, store)));
+    adapter.grpc = adapter
+        .grpc
+        .add_service(PaymentsServiceServer::new(Payments::new(providers, store)));
     serve(&config.server, adapter, shutdown).await
 }

@@ -28,9 +28,15 @@ use crate::provider::StorageProvider;
 /// Opens the store, builds the providers and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let startup = |e: integ_core::Error| ServeError::Startup(e.to_string());
-    let store = Store::open(&config.family.server.store).await.map_err(startup)?;
+    let store = Store::open(&config.family.server.store)
+        .await
+        .map_err(startup)?;
     let (mut adapter, emitter) = config.family.adapter(store.clone());
-    let sandbox = Arc::new(sandbox::Sandbox::open(&config.sandbox, store.clone(), emitter).await.map_err(startup)?);
+    let sandbox = Arc::new(
+        sandbox::Sandbox::open(&config.sandbox, store.clone(), emitter)
+            .await
+            .map_err(startup)?,
+    );
     let provider: Arc<dyn StorageProvider> = sandbox.clone();
     let providers = config.family.providers.build(|_| provider.clone());
     let service = StorageServiceServer::new(Storage::new(providers, store))

@@ -296,7 +296,11 @@ impl StorageProvider for Sandbox {
             .head(&location)
             .await
             .map_err(|e| storage_error(e, &p.key))?;
-        self.events.emit("object.created", "object", &format!("{}/{}", p.bucket, p.key));
+        self.events.emit(
+            "object.created",
+            "object",
+            &format!("{}/{}", p.bucket, p.key),
+        );
         Ok(Self::object(&p.bucket, &meta, sidecar))
     }
 
@@ -314,14 +318,14 @@ impl StorageProvider for Sandbox {
             .head(&location)
             .await
             .map_err(|e| storage_error(e, key))?;
-        if let Some(tag) = if_match {
-            if meta.e_tag.as_deref() != Some(tag) {
-                return Err(Error::new(
-                    Kind::FailedPrecondition,
-                    "the object changed since the etag was read",
-                )
-                .with_provider(NAME));
-            }
+        if let Some(tag) = if_match
+            && meta.e_tag.as_deref() != Some(tag)
+        {
+            return Err(Error::new(
+                Kind::FailedPrecondition,
+                "the object changed since the etag was read",
+            )
+            .with_provider(NAME));
         }
         let size = meta.size;
         let wanted = range.unwrap_or(Range {
@@ -381,9 +385,14 @@ impl StorageProvider for Sandbox {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(storage_error(e, key)),
         }
-        let existed = self.store.records(FAMILY).delete("object", &Self::sidecar_id(bucket, key)).await?;
+        let existed = self
+            .store
+            .records(FAMILY)
+            .delete("object", &Self::sidecar_id(bucket, key))
+            .await?;
         if existed {
-            self.events.emit("object.deleted", "object", &format!("{bucket}/{key}"));
+            self.events
+                .emit("object.deleted", "object", &format!("{bucket}/{key}"));
         }
         Ok(())
     }

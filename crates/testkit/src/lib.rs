@@ -209,10 +209,10 @@ fn collect<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     tokio::spawn(async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(tx) = &announce {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    let _ = tx.send(v);
-                }
+            if let Some(tx) = &announce
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            {
+                let _ = tx.send(v);
             }
             logs.lock().unwrap().push(line);
         }

@@ -50,8 +50,13 @@ impl Inbox {
     /// Stores `event` durably; returns once it is committed.
     pub async fn submit(&self, event: NewEvent) -> Result<Stored> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((event, reply)).await.map_err(|_| Error::internal("inbox is closed").retryable(true))?;
-        answer.await.map_err(|_| Error::internal("inbox writer stopped").retryable(true))?
+        self.tx
+            .send((event, reply))
+            .await
+            .map_err(|_| Error::internal("inbox is closed").retryable(true))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("inbox writer stopped").retryable(true))?
     }
 
     /// The signal consumers wait on for new events.
@@ -75,7 +80,11 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, notify: Arc<Notify>) 
             Ok(results) => {
                 notify.notify_waiters();
                 for ((event, reply), result) in batch.into_iter().zip(results) {
-                    let label = if matches!(result, Stored::New(_)) { "stored" } else { "duplicate" };
+                    let label = if matches!(result, Stored::New(_)) {
+                        "stored"
+                    } else {
+                        "duplicate"
+                    };
                     metrics::counter!("integ_webhook_events_total", "provider" => event.provider.clone(), "outcome" => label).increment(1);
                     let _ = reply.send(Ok(result));
                 }
@@ -90,7 +99,11 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, notify: Arc<Notify>) 
 }
 
 async fn write(store: &Store, events: &[&NewEvent]) -> Result<Vec<Stored>> {
-    let mut tx = store.pool().begin().await.map_err(|e| store_error("inbox begin", &e))?;
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| store_error("inbox begin", &e))?;
     let groups = load_groups(&mut *tx).await?;
     let received = now_ms();
     let mut results = Vec::with_capacity(events.len());
@@ -126,20 +139,31 @@ async fn write(store: &Store, events: &[&NewEvent]) -> Result<Vec<Stored>> {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| store_error("inbox duplicate", &e))?;
-            results.push(Stored::Duplicate(row.try_get(0).map_err(|e| store_error("inbox duplicate", &e))?));
+            results.push(Stored::Duplicate(
+                row.try_get(0)
+                    .map_err(|e| store_error("inbox duplicate", &e))?,
+            ));
             continue;
         }
-        for group in groups.iter().filter(|g| g.matches(&event.event_type, &event.provider)) {
+        for group in groups
+            .iter()
+            .filter(|g| g.matches(&event.event_type, &event.provider))
+        {
             insert_delivery(&mut tx, &group.name, &id, event, received).await?;
         }
         results.push(Stored::New(id));
     }
-    tx.commit().await.map_err(|e| store_error("inbox commit", &e))?;
+    tx.commit()
+        .await
+        .map_err(|e| store_error("inbox commit", &e))?;
     Ok(results)
 }
 
 /// Our id of the event's resource, when we minted one for that provider object.
-async fn resource_id(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &NewEvent) -> Result<String> {
+async fn resource_id(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &NewEvent,
+) -> Result<String> {
     if event.resource_provider_id.is_empty() {
         return Ok(String::new());
     }
@@ -149,7 +173,9 @@ async fn resource_id(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &NewEvent
         .fetch_optional(&mut **tx)
         .await
         .map_err(|e| store_error("inbox resource", &e))?;
-    Ok(row.and_then(|r| r.try_get::<String, _>(0).ok()).unwrap_or_default())
+    Ok(row
+        .and_then(|r| r.try_get::<String, _>(0).ok())
+        .unwrap_or_default())
 }
 
 /// The key that orders a group's events: one resource's events go out in order.
@@ -157,11 +183,20 @@ pub(super) fn resource_key(event_id: &str, event: &NewEvent) -> String {
     if event.resource_provider_id.is_empty() {
         event_id.to_owned()
     } else {
-        format!("{}\n{}\n{}", event.provider, event.resource_kind, event.resource_provider_id)
+        format!(
+            "{}\n{}\n{}",
+            event.provider, event.resource_kind, event.resource_provider_id
+        )
     }
 }
 
-pub(super) async fn insert_delivery(tx: &mut sqlx::Transaction<'_, sqlx::Any>, group: &str, id: &str, event: &NewEvent, received: i64) -> Result<()> {
+pub(super) async fn insert_delivery(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    group: &str,
+    id: &str,
+    event: &NewEvent,
+    received: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO deliveries (group_name, event_id, provider, resource_key, occur_ms, received_ms, state, attempts, lease_token, \
          lease_until_ms, last_delivery_ms, dead_ms) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, NULL, 0, 0, 0) \

@@ -39,7 +39,9 @@ impl EventsConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             max_attempts: env.count("INTEG_EVENTS_MAX_ATTEMPTS", 5)?,
-            retention: Duration::from_secs(3600 * u64::from(env.count("INTEG_EVENTS_RETENTION_HOURS", 168)?)),
+            retention: Duration::from_secs(
+                3600 * u64::from(env.count("INTEG_EVENTS_RETENTION_HOURS", 168)?),
+            ),
             tolerance: env.secs("INTEG_WEBHOOK_TOLERANCE_SECS", Duration::from_secs(300))?,
         })
     }
@@ -47,7 +49,11 @@ impl EventsConfig {
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        Self { max_attempts: 5, retention: Duration::from_secs(7 * 24 * 3600), tolerance: Duration::from_secs(300) }
+        Self {
+            max_attempts: 5,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            tolerance: Duration::from_secs(300),
+        }
     }
 }
 

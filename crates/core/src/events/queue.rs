@@ -28,7 +28,11 @@ pub struct Group {
 impl Group {
     /// Whether an event of `event_type` from `provider` belongs to this group.
     pub fn matches(&self, event_type: &str, provider: &str) -> bool {
-        let type_ok = self.type_prefixes.is_empty() || self.type_prefixes.iter().any(|p| event_type.starts_with(p.as_str()));
+        let type_ok = self.type_prefixes.is_empty()
+            || self
+                .type_prefixes
+                .iter()
+                .any(|p| event_type.starts_with(p.as_str()));
         let provider_ok = self.providers.is_empty() || self.providers.iter().any(|p| p == provider);
         type_ok && provider_ok
     }
@@ -58,7 +62,9 @@ pub struct Dead {
     pub dead_ms: i64,
 }
 
-pub(super) async fn load_groups<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(executor: E) -> Result<Vec<Group>> {
+pub(super) async fn load_groups<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    executor: E,
+) -> Result<Vec<Group>> {
     let rows = sqlx::query("SELECT name, type_prefixes, providers FROM consumer_groups")
         .fetch_all(executor)
         .await
@@ -67,9 +73,14 @@ pub(super) async fn load_groups<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>
 }
 
 fn group_of(row: &sqlx::any::AnyRow) -> Result<Group> {
-    let get = |i: usize| -> Result<String> { row.try_get(i).map_err(|e| store_error("groups", &e)) };
+    let get =
+        |i: usize| -> Result<String> { row.try_get(i).map_err(|e| store_error("groups", &e)) };
     let list = |s: String| -> Vec<String> { serde_json::from_str(&s).unwrap_or_default() };
-    Ok(Group { name: get(0)?, type_prefixes: list(get(1)?), providers: list(get(2)?) })
+    Ok(Group {
+        name: get(0)?,
+        type_prefixes: list(get(1)?),
+        providers: list(get(2)?),
+    })
 }
 
 /// The queue over a store.
@@ -82,7 +93,10 @@ pub struct Queue {
 impl Queue {
     /// A queue that dead-letters after `max_attempts` deliveries.
     pub fn new(store: Store, max_attempts: u32) -> Self {
-        Self { store, max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX) }
+        Self {
+            store,
+            max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX),
+        }
     }
 
     /// The store.
@@ -113,19 +127,27 @@ impl Queue {
         let mut existing_providers = existing.providers.clone();
         existing_providers.sort();
         if existing_prefixes != prefixes || existing_providers != providers {
-            return Err(Error::new(Kind::FailedPrecondition, "the consumer group exists with another filter"));
+            return Err(Error::new(
+                Kind::FailedPrecondition,
+                "the consumer group exists with another filter",
+            ));
         }
         Ok(())
     }
 
     /// The group named `name`; `NOT_FOUND` when it does not exist.
     pub async fn group(&self, name: &str) -> Result<Group> {
-        let row = sqlx::query("SELECT name, type_prefixes, providers FROM consumer_groups WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(|e| store_error("group", &e))?;
-        row.as_ref().map(group_of).transpose()?.ok_or_else(|| Error::not_found("consumer group", name))
+        let row = sqlx::query(
+            "SELECT name, type_prefixes, providers FROM consumer_groups WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(|e| store_error("group", &e))?;
+        row.as_ref()
+            .map(group_of)
+            .transpose()?
+            .ok_or_else(|| Error::not_found("consumer group", name))
     }
 
     /// Leases up to `limit` events of `group` for `deadline`, oldest first, never an event
@@ -152,7 +174,11 @@ impl Queue {
         let mut leases = Vec::new();
         for row in candidates {
             let event_id: String = row.try_get(0).map_err(|e| store_error("lease", &e))?;
-            let attempts: i32 = row.try_get::<i64, _>(1).map(|a| a as i32).or_else(|_| row.try_get::<i32, _>(1)).map_err(|e| store_error("lease", &e))?;
+            let attempts: i32 = row
+                .try_get::<i64, _>(1)
+                .map(|a| a as i32)
+                .or_else(|_| row.try_get::<i32, _>(1))
+                .map_err(|e| store_error("lease", &e))?;
             if attempts >= self.max_attempts {
                 self.bury(group, &event_id, now).await?;
                 continue;
@@ -174,13 +200,21 @@ impl Queue {
             if taken.rows_affected() != 1 {
                 continue;
             }
-            let Some(event) = self.event(&event_id).await? else { continue };
+            let Some(event) = self.event(&event_id).await? else {
+                continue;
+            };
             let provider = event.event.provider.clone();
-            metrics::counter!("integ_events_delivered_total", "provider" => provider.clone()).increment(1);
+            metrics::counter!("integ_events_delivered_total", "provider" => provider.clone())
+                .increment(1);
             if attempts > 0 {
-                metrics::counter!("integ_events_redelivered_total", "provider" => provider).increment(1);
+                metrics::counter!("integ_events_redelivered_total", "provider" => provider)
+                    .increment(1);
             }
-            leases.push(Lease { ack_id: format!("{event_id}.{token}"), event, attempt: attempts + 1 });
+            leases.push(Lease {
+                ack_id: format!("{event_id}.{token}"),
+                event,
+                attempt: attempts + 1,
+            });
         }
         Ok(leases)
     }
@@ -197,7 +231,11 @@ impl Queue {
         .await
         .map_err(|e| store_error("dead letter", &e))?;
         if done.rows_affected() == 1 {
-            tracing::warn!(group, event_id, "event moved to dead letters after its last attempt");
+            tracing::warn!(
+                group,
+                event_id,
+                "event moved to dead letters after its last attempt"
+            );
             metrics::counter!("integ_events_dead_lettered_total").increment(1);
         }
         Ok(())
@@ -208,7 +246,9 @@ impl Queue {
     pub async fn ack(&self, group: &str, ack_ids: &[String]) -> Result<u64> {
         let mut done = 0;
         for ack_id in ack_ids {
-            let Some((event_id, token)) = ack_id.split_once('.') else { continue };
+            let Some((event_id, token)) = ack_id.split_once('.') else {
+                continue;
+            };
             let r = sqlx::query("UPDATE deliveries SET state = 'acked', lease_token = NULL WHERE group_name = $1 AND event_id = $2 AND lease_token = $3 AND state = 'leased'")
                 .bind(group)
                 .bind(event_id)
@@ -223,7 +263,9 @@ impl Queue {
 
     /// Moves an outstanding delivery's deadline to `deadline` from now.
     pub async fn extend(&self, group: &str, ack_id: &str, deadline: Duration) -> Result<()> {
-        let Some((event_id, token)) = ack_id.split_once('.') else { return Ok(()) };
+        let Some((event_id, token)) = ack_id.split_once('.') else {
+            return Ok(());
+        };
         let until = now_ms() + i64::try_from(deadline.as_millis()).unwrap_or(0);
         sqlx::query("UPDATE deliveries SET lease_until_ms = $1 WHERE group_name = $2 AND event_id = $3 AND lease_token = $4 AND state = 'leased'")
             .bind(until)
@@ -239,7 +281,9 @@ impl Queue {
     /// Hands back outstanding deliveries of a stream that ended, for immediate redelivery.
     pub async fn release(&self, group: &str, ack_ids: &[String]) -> Result<()> {
         for ack_id in ack_ids {
-            let Some((event_id, token)) = ack_id.split_once('.') else { continue };
+            let Some((event_id, token)) = ack_id.split_once('.') else {
+                continue;
+            };
             sqlx::query("UPDATE deliveries SET state = 'pending', lease_token = NULL, lease_until_ms = 0 WHERE group_name = $1 AND event_id = $2 AND lease_token = $3 AND state = 'leased'")
                 .bind(group)
                 .bind(event_id)
@@ -265,7 +309,12 @@ impl Queue {
     }
 
     /// A page of `group`'s dead letters, oldest first, after offset `offset`.
-    pub async fn dead_letters(&self, group: &str, limit: usize, offset: usize) -> Result<Vec<Dead>> {
+    pub async fn dead_letters(
+        &self,
+        group: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Dead>> {
         let rows = sqlx::query(
             "SELECT event_id, attempts, last_delivery_ms, dead_ms FROM deliveries WHERE group_name = $1 AND state = 'dead' \
              ORDER BY dead_ms, event_id LIMIT $2 OFFSET $3",
@@ -278,12 +327,27 @@ impl Queue {
         .map_err(|e| store_error("dead letters", &e))?;
         let mut out = Vec::new();
         for row in rows {
-            let id: String = row.try_get(0).map_err(|e| store_error("dead letters", &e))?;
-            let attempts = row.try_get::<i64, _>(1).map(|a| a as i32).or_else(|_| row.try_get::<i32, _>(1)).map_err(|e| store_error("dead letters", &e))?;
-            let last: i64 = row.try_get(2).map_err(|e| store_error("dead letters", &e))?;
-            let dead: i64 = row.try_get(3).map_err(|e| store_error("dead letters", &e))?;
+            let id: String = row
+                .try_get(0)
+                .map_err(|e| store_error("dead letters", &e))?;
+            let attempts = row
+                .try_get::<i64, _>(1)
+                .map(|a| a as i32)
+                .or_else(|_| row.try_get::<i32, _>(1))
+                .map_err(|e| store_error("dead letters", &e))?;
+            let last: i64 = row
+                .try_get(2)
+                .map_err(|e| store_error("dead letters", &e))?;
+            let dead: i64 = row
+                .try_get(3)
+                .map_err(|e| store_error("dead letters", &e))?;
             if let Some(event) = self.event(&id).await? {
-                out.push(Dead { event, attempts, last_delivery_ms: last, dead_ms: dead });
+                out.push(Dead {
+                    event,
+                    attempts,
+                    last_delivery_ms: last,
+                    dead_ms: dead,
+                });
             }
         }
         Ok(out)
@@ -297,11 +361,22 @@ impl Queue {
                            WHERE group_name = $1 AND state = 'dead' AND event_id = $2";
         let pool = self.store.pool();
         let count = match event_ids {
-            None => sqlx::query(ALL).bind(group).execute(pool).await.map_err(|e| store_error("requeue", &e))?.rows_affected(),
+            None => sqlx::query(ALL)
+                .bind(group)
+                .execute(pool)
+                .await
+                .map_err(|e| store_error("requeue", &e))?
+                .rows_affected(),
             Some(ids) => {
                 let mut n = 0;
                 for id in ids {
-                    n += sqlx::query(ONE).bind(group).bind(id).execute(pool).await.map_err(|e| store_error("requeue", &e))?.rows_affected();
+                    n += sqlx::query(ONE)
+                        .bind(group)
+                        .bind(id)
+                        .execute(pool)
+                        .await
+                        .map_err(|e| store_error("requeue", &e))?
+                        .rows_affected();
                 }
                 n
             }
@@ -319,14 +394,26 @@ impl Queue {
         .fetch_all(self.store.pool())
         .await
         .map_err(|e| store_error("replay", &e))?;
-        let mut tx = self.store.pool().begin().await.map_err(|e| store_error("replay", &e))?;
+        let mut tx = self
+            .store
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| store_error("replay", &e))?;
         let mut count = 0;
         for row in &rows {
             let stored = event_of(row)?;
             if !group.matches(&stored.event.event_type, &stored.event.provider) {
                 continue;
             }
-            super::inbox::insert_delivery(&mut tx, &group.name, &stored.id, &stored.event, stored.received_ms).await?;
+            super::inbox::insert_delivery(
+                &mut tx,
+                &group.name,
+                &stored.id,
+                &stored.event,
+                stored.received_ms,
+            )
+            .await?;
             count += 1;
         }
         tx.commit().await.map_err(|e| store_error("replay", &e))?;
@@ -366,9 +453,12 @@ impl Queue {
 }
 
 fn event_of(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {
-    let text = |i: usize| -> Result<String> { row.try_get(i).map_err(|e| store_error("event", &e)) };
+    let text =
+        |i: usize| -> Result<String> { row.try_get(i).map_err(|e| store_error("event", &e)) };
     let num = |i: usize| -> Result<i64> { row.try_get(i).map_err(|e| store_error("event", &e)) };
-    let payload = base64::engine::general_purpose::STANDARD.decode(text(11)?).map_err(|_| Error::internal("stored payload is corrupt"))?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(text(11)?)
+        .map_err(|_| Error::internal("stored payload is corrupt"))?;
     Ok(StoredEvent {
         id: text(0)?,
         event: NewEvent {

@@ -38,9 +38,14 @@ impl Events {
 fn group_name(name: &str) -> Result<&str> {
     let ok = (1..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
-        return Err(Error::invalid("consumer_group", "consumer_group must be 1 to 63 of a-z, 0-9 and '-', starting with a letter"));
+        return Err(Error::invalid(
+            "consumer_group",
+            "consumer_group must be 1 to 63 of a-z, 0-9 and '-', starting with a letter",
+        ));
     }
     Ok(name)
 }
@@ -60,42 +65,85 @@ fn subscription(s: &StreamEventsSubscription) -> Result<(Group, Subscription)> {
     let max_outstanding = match s.max_outstanding_events {
         0 => 100,
         n @ 1..=1000 => n as usize,
-        _ => return Err(Error::invalid("max_outstanding_events", "max_outstanding_events must be 0 to 1000")),
+        _ => {
+            return Err(Error::invalid(
+                "max_outstanding_events",
+                "max_outstanding_events must be 0 to 1000",
+            ));
+        }
     };
-    let ack_deadline = std_duration("ack_deadline", s.ack_deadline.as_ref())?.unwrap_or(Duration::from_secs(60));
+    let ack_deadline =
+        std_duration("ack_deadline", s.ack_deadline.as_ref())?.unwrap_or(Duration::from_secs(60));
     if !(Duration::from_secs(10)..=Duration::from_secs(600)).contains(&ack_deadline) {
-        return Err(Error::invalid("ack_deadline", "ack_deadline must be 10 seconds to 10 minutes"));
+        return Err(Error::invalid(
+            "ack_deadline",
+            "ack_deadline must be 10 seconds to 10 minutes",
+        ));
     }
-    let group = Group { name: s.consumer_group.clone(), type_prefixes: s.type_prefixes.clone(), providers: s.providers.clone() };
-    Ok((group, Subscription { group: s.consumer_group.clone(), max_outstanding, ack_deadline }))
+    let group = Group {
+        name: s.consumer_group.clone(),
+        type_prefixes: s.type_prefixes.clone(),
+        providers: s.providers.clone(),
+    };
+    Ok((
+        group,
+        Subscription {
+            group: s.consumer_group.clone(),
+            max_outstanding,
+            ack_deadline,
+        },
+    ))
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = std::result::Result<StreamEventsResponse, Status>> + Send>>;
+type EventStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<StreamEventsResponse, Status>> + Send>>;
 
 /// Runs one stream: lease while under the flow-control cap, apply acks, release on exit.
-async fn pump(queue: Queue, notify: Arc<Notify>, sub: Subscription, mut inbound: Streaming<StreamEventsRequest>, out: mpsc::Sender<std::result::Result<StreamEventsResponse, Status>>) {
+async fn pump(
+    queue: Queue,
+    notify: Arc<Notify>,
+    sub: Subscription,
+    mut inbound: Streaming<StreamEventsRequest>,
+    out: mpsc::Sender<std::result::Result<StreamEventsResponse, Status>>,
+) {
     let mut outstanding: HashMap<String, Instant> = HashMap::new();
     loop {
         let now = Instant::now();
         outstanding.retain(|_, until| *until > now);
         if outstanding.len() < sub.max_outstanding {
-            match queue.lease(&sub.group, sub.max_outstanding - outstanding.len(), sub.ack_deadline).await {
+            match queue
+                .lease(
+                    &sub.group,
+                    sub.max_outstanding - outstanding.len(),
+                    sub.ack_deadline,
+                )
+                .await
+            {
                 Ok(leases) if !leases.is_empty() => {
                     let until = Instant::now() + sub.ack_deadline;
                     let received_events = leases
                         .into_iter()
                         .map(|l| {
                             outstanding.insert(l.ack_id.clone(), until);
-                            ReceivedEvent { ack_id: l.ack_id, event: Some(l.event.envelope(l.attempt)) }
+                            ReceivedEvent {
+                                ack_id: l.ack_id,
+                                event: Some(l.event.envelope(l.attempt)),
+                            }
                         })
                         .collect();
-                    if out.send(Ok(StreamEventsResponse { received_events })).await.is_err() {
+                    if out
+                        .send(Ok(StreamEventsResponse { received_events }))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                     continue;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(group = %sub.group, reason = e.kind.reason(), "leasing events failed"),
+                Err(e) => {
+                    tracing::warn!(group = %sub.group, reason = e.kind.reason(), "leasing events failed")
+                }
             }
         }
         let woken = notify.notified();
@@ -124,15 +172,24 @@ async fn pump(queue: Queue, notify: Arc<Notify>, sub: Subscription, mut inbound:
     }
 }
 
-async fn apply(queue: &Queue, sub: &Subscription, outstanding: &mut HashMap<String, Instant>, acks: StreamEventsAcks) -> Result<()> {
+async fn apply(
+    queue: &Queue,
+    sub: &Subscription,
+    outstanding: &mut HashMap<String, Instant>,
+    acks: StreamEventsAcks,
+) -> Result<()> {
     queue.ack(&sub.group, &acks.ack_ids).await?;
     for id in &acks.ack_ids {
         outstanding.remove(id);
     }
     for m in acks.modify_deadlines {
-        let d = std_duration("modify_deadlines.ack_deadline", m.ack_deadline.as_ref())?.unwrap_or(sub.ack_deadline);
+        let d = std_duration("modify_deadlines.ack_deadline", m.ack_deadline.as_ref())?
+            .unwrap_or(sub.ack_deadline);
         if d > Duration::from_secs(600) {
-            return Err(Error::invalid("modify_deadlines.ack_deadline", "at most 10 minutes"));
+            return Err(Error::invalid(
+                "modify_deadlines.ack_deadline",
+                "at most 10 minutes",
+            ));
         }
         queue.extend(&sub.group, &m.ack_id, d).await?;
         if let Some(until) = outstanding.get_mut(&m.ack_id) {
@@ -146,21 +203,42 @@ async fn apply(queue: &Queue, sub: &Subscription, outstanding: &mut HashMap<Stri
 impl EventsService for Events {
     type StreamEventsStream = EventStream;
 
-    async fn stream_events(&self, request: Request<Streaming<StreamEventsRequest>>) -> Reply<EventStream> {
+    async fn stream_events(
+        &self,
+        request: Request<Streaming<StreamEventsRequest>>,
+    ) -> Reply<EventStream> {
         let mut inbound = request.into_inner();
         let first = inbound.message().await?;
-        let Some(StreamEventsRequest { kind: Some(stream_events_request::Kind::Subscription(s)) }) = first else {
-            return Err(Status::from(Error::invalid("subscription", "the first message must subscribe")));
+        let Some(StreamEventsRequest {
+            kind: Some(stream_events_request::Kind::Subscription(s)),
+        }) = first
+        else {
+            return Err(Status::from(Error::invalid(
+                "subscription",
+                "the first message must subscribe",
+            )));
         };
         let (group, sub) = subscription(&s).map_err(Status::from)?;
-        self.queue.ensure_group(&group).await.map_err(Status::from)?;
+        self.queue
+            .ensure_group(&group)
+            .await
+            .map_err(Status::from)?;
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(pump(self.queue.clone(), self.notify.clone(), sub, inbound, tx));
+        tokio::spawn(pump(
+            self.queue.clone(),
+            self.notify.clone(),
+            sub,
+            inbound,
+            tx,
+        ));
         let stream: EventStream = Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx));
         Ok(Response::new(stream))
     }
 
-    async fn acknowledge_events(&self, request: Request<AcknowledgeEventsRequest>) -> Reply<AcknowledgeEventsResponse> {
+    async fn acknowledge_events(
+        &self,
+        request: Request<AcknowledgeEventsRequest>,
+    ) -> Reply<AcknowledgeEventsResponse> {
         let req = request.into_inner();
         reply(async {
             group_name(&req.consumer_group)?;
@@ -170,7 +248,10 @@ impl EventsService for Events {
         .await
     }
 
-    async fn list_dead_letters(&self, request: Request<ListDeadLettersRequest>) -> Reply<ListDeadLettersResponse> {
+    async fn list_dead_letters(
+        &self,
+        request: Request<ListDeadLettersRequest>,
+    ) -> Reply<ListDeadLettersResponse> {
         let req = request.into_inner();
         reply(async {
             group_name(&req.consumer_group)?;
@@ -181,7 +262,10 @@ impl EventsService for Events {
                 _ => return Err(Error::invalid("page_size", "page_size must be 0 to 1000")),
             };
             let offset = page_offset(&req.page_token)?;
-            let page = self.queue.dead_letters(&req.consumer_group, size + 1, offset).await?;
+            let page = self
+                .queue
+                .dead_letters(&req.consumer_group, size + 1, offset)
+                .await?;
             let more = page.len() > size;
             let dead_letters = page
                 .into_iter()
@@ -193,39 +277,87 @@ impl EventsService for Events {
                     dead_letter_time: Some(timestamp_ms(d.dead_ms)),
                 })
                 .collect();
-            let next_page_token = if more { encode_offset(offset + size) } else { String::new() };
-            Ok(ListDeadLettersResponse { dead_letters, next_page_token })
-        })
-        .await
-    }
-
-    async fn requeue_dead_letters(&self, request: Request<RequeueDeadLettersRequest>) -> Reply<RequeueDeadLettersResponse> {
-        let (queue, notify, store) = (self.queue.clone(), self.notify.clone(), self.queue.store().clone());
-        family::mutate(&store, request, "RequeueDeadLetters", |r| &r.idempotency_key, |r, k| r.idempotency_key = k, |_, req| async move {
-            group_name(&req.consumer_group)?;
-            queue.group(&req.consumer_group).await?;
-            let ids = match (req.all, req.event_ids.is_empty()) {
-                (true, true) => None,
-                (false, false) => Some(req.event_ids.as_slice()),
-                _ => return Err(Error::invalid("event_ids", "give either event_ids or all, not both and not neither")),
+            let next_page_token = if more {
+                encode_offset(offset + size)
+            } else {
+                String::new()
             };
-            let requeued_count = queue.requeue(&req.consumer_group, ids).await?;
-            notify.notify_waiters();
-            Ok(RequeueDeadLettersResponse { requeued_count: i64::try_from(requeued_count).unwrap_or(i64::MAX) })
+            Ok(ListDeadLettersResponse {
+                dead_letters,
+                next_page_token,
+            })
         })
         .await
     }
 
-    async fn replay_events(&self, request: Request<ReplayEventsRequest>) -> Reply<ReplayEventsResponse> {
-        let (queue, notify, store) = (self.queue.clone(), self.notify.clone(), self.queue.store().clone());
-        family::mutate(&store, request, "ReplayEvents", |r| &r.idempotency_key, |r, k| r.idempotency_key = k, |_, req| async move {
-            group_name(&req.consumer_group)?;
-            let group = queue.group(&req.consumer_group).await?;
-            let start = req.start_time.as_ref().ok_or_else(|| Error::invalid("start_time", "start_time is required"))?;
-            let replayed = queue.replay(&group, timestamp_to_ms(start)).await?;
-            notify.notify_waiters();
-            Ok(ReplayEventsResponse { replayed_count: i64::try_from(replayed).unwrap_or(i64::MAX), effective_start_time: Some(*start) })
-        })
+    async fn requeue_dead_letters(
+        &self,
+        request: Request<RequeueDeadLettersRequest>,
+    ) -> Reply<RequeueDeadLettersResponse> {
+        let (queue, notify, store) = (
+            self.queue.clone(),
+            self.notify.clone(),
+            self.queue.store().clone(),
+        );
+        family::mutate(
+            &store,
+            request,
+            "RequeueDeadLetters",
+            |r| &r.idempotency_key,
+            |r, k| r.idempotency_key = k,
+            |_, req| async move {
+                group_name(&req.consumer_group)?;
+                queue.group(&req.consumer_group).await?;
+                let ids = match (req.all, req.event_ids.is_empty()) {
+                    (true, true) => None,
+                    (false, false) => Some(req.event_ids.as_slice()),
+                    _ => {
+                        return Err(Error::invalid(
+                            "event_ids",
+                            "give either event_ids or all, not both and not neither",
+                        ));
+                    }
+                };
+                let requeued_count = queue.requeue(&req.consumer_group, ids).await?;
+                notify.notify_waiters();
+                Ok(RequeueDeadLettersResponse {
+                    requeued_count: i64::try_from(requeued_count).unwrap_or(i64::MAX),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn replay_events(
+        &self,
+        request: Request<ReplayEventsRequest>,
+    ) -> Reply<ReplayEventsResponse> {
+        let (queue, notify, store) = (
+            self.queue.clone(),
+            self.notify.clone(),
+            self.queue.store().clone(),
+        );
+        family::mutate(
+            &store,
+            request,
+            "ReplayEvents",
+            |r| &r.idempotency_key,
+            |r, k| r.idempotency_key = k,
+            |_, req| async move {
+                group_name(&req.consumer_group)?;
+                let group = queue.group(&req.consumer_group).await?;
+                let start = req
+                    .start_time
+                    .as_ref()
+                    .ok_or_else(|| Error::invalid("start_time", "start_time is required"))?;
+                let replayed = queue.replay(&group, timestamp_to_ms(start)).await?;
+                notify.notify_waiters();
+                Ok(ReplayEventsResponse {
+                    replayed_count: i64::try_from(replayed).unwrap_or(i64::MAX),
+                    effective_start_time: Some(*start),
+                })
+            },
+        )
         .await
     }
 
@@ -233,8 +365,14 @@ impl EventsService for Events {
         let req = request.into_inner();
         reply(async {
             required("id", &req.id)?;
-            let event = self.queue.event(&req.id).await?.ok_or_else(|| Error::not_found("event", &req.id))?;
-            Ok(GetEventResponse { event: Some(event.envelope(0)) })
+            let event = self
+                .queue
+                .event(&req.id)
+                .await?
+                .ok_or_else(|| Error::not_found("event", &req.id))?;
+            Ok(GetEventResponse {
+                event: Some(event.envelope(0)),
+            })
         })
         .await
     }
@@ -245,8 +383,13 @@ fn page_offset(token: &str) -> Result<usize> {
         return Ok(0);
     }
     let bad = || Error::invalid("page_token", "page_token is not one we issued");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    String::from_utf8(bytes).ok().and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok())).ok_or_else(bad)
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    String::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+        .ok_or_else(bad)
 }
 
 fn encode_offset(offset: usize) -> String {

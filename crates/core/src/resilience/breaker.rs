@@ -134,10 +134,10 @@ impl Breaker {
     }
 
     fn settle(inner: &mut Inner) {
-        if let Inner::Open { until } = inner {
-            if Instant::now() >= *until {
-                *inner = Inner::HalfOpen { probing: false };
-            }
+        if let Inner::Open { until } = inner
+            && Instant::now() >= *until
+        {
+            *inner = Inner::HalfOpen { probing: false };
         }
     }
 

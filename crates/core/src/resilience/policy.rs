@@ -256,17 +256,17 @@ impl Policy {
                     .not_sent(),
             );
         };
-        if let Some(limiter) = &self.limiter {
-            if let Err(wait) = limiter.acquire(until).await {
-                self.breaker.record(permit, true);
-                return Err(Error::new(
-                    Kind::RateLimited,
-                    "client-side rate limit for this provider reached",
-                )
-                .with_provider(provider)
-                .with_retry_after(wait)
-                .not_sent());
-            }
+        if let Some(limiter) = &self.limiter
+            && let Err(wait) = limiter.acquire(until).await
+        {
+            self.breaker.record(permit, true);
+            return Err(Error::new(
+                Kind::RateLimited,
+                "client-side rate limit for this provider reached",
+            )
+            .with_provider(provider)
+            .with_retry_after(wait)
+            .not_sent());
         }
         let started = Instant::now();
         let budget = until

@@ -48,7 +48,7 @@ impl Limiter {
                 Ok(()) => return Ok(()),
                 Err(not_until) => {
                     let now = TokioClock.now();
-                    not_until.earliest_possible().duration_since(now).into()
+                    not_until.earliest_possible().duration_since(now)
                 }
             };
             if Instant::now() + wait > deadline {

@@ -10,11 +10,15 @@ use crate::error::Result;
 /// (version, name, SQL), in order. Append only: never edit a released migration.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../migrations/0001_core.sql")),
-    (2, "events", include_str!("../../migrations/0002_events.sql")),
+    (
+        2,
+        "events",
+        include_str!("../../migrations/0002_events.sql"),
+    ),
 ];
 
 /// The PostgreSQL advisory lock key that serialises migrations ("integ" in ASCII).
-const LOCK_KEY: i64 = 0x696e_7465_67;
+const LOCK_KEY: i64 = 0x0069_6e74_6567;
 
 pub(super) async fn run(store: &Store) -> Result<()> {
     let mut conn = store

@@ -79,7 +79,8 @@ impl Webhooks {
 
     /// Adds the source of `provider`'s `account` ("" for the default one).
     pub fn add(&mut self, provider: &str, account: &str, source: Source) {
-        self.sources.insert((provider.to_owned(), account.to_owned()), source);
+        self.sources
+            .insert((provider.to_owned(), account.to_owned()), source);
     }
 
     /// Whether any source is configured for `provider`.
@@ -99,18 +100,30 @@ struct Ingest {
 
 /// The webhook routes, storing accepted events through `inbox`.
 pub fn router(webhooks: Webhooks, inbox: Inbox, max_body: usize) -> axum::Router {
-    let state = Arc::new(Ingest { webhooks, inbox, max_body });
+    let state = Arc::new(Ingest {
+        webhooks,
+        inbox,
+        max_body,
+    });
     axum::Router::new()
         .route("/webhooks/{provider}", post(default_account))
         .route("/webhooks/{provider}/{account}", post(named_account))
         .with_state(state)
 }
 
-async fn default_account(State(ingest): State<Arc<Ingest>>, Path(provider): Path<String>, request: Request) -> Response {
+async fn default_account(
+    State(ingest): State<Arc<Ingest>>,
+    Path(provider): Path<String>,
+    request: Request,
+) -> Response {
     receive(&ingest, provider, String::new(), request).await
 }
 
-async fn named_account(State(ingest): State<Arc<Ingest>>, Path((provider, account)): Path<(String, String)>, request: Request) -> Response {
+async fn named_account(
+    State(ingest): State<Arc<Ingest>>,
+    Path((provider, account)): Path<(String, String)>,
+    request: Request,
+) -> Response {
     receive(&ingest, provider, account, request).await
 }
 
@@ -119,7 +132,11 @@ fn rejected(provider: &str, reason: &'static str) {
 }
 
 async fn receive(ingest: &Ingest, provider: String, account: String, request: Request) -> Response {
-    let Some(source) = ingest.webhooks.sources.get(&(provider.clone(), account.clone())) else {
+    let Some(source) = ingest
+        .webhooks
+        .sources
+        .get(&(provider.clone(), account.clone()))
+    else {
         rejected("unknown", "unknown_provider");
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -132,10 +149,20 @@ async fn receive(ingest: &Ingest, provider: String, account: String, request: Re
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
         }
     };
-    let inbound = Inbound { headers: &parts.headers, body: &body, url: &source.notification_url, now: SystemTime::now() };
+    let inbound = Inbound {
+        headers: &parts.headers,
+        body: &body,
+        url: &source.notification_url,
+        now: SystemTime::now(),
+    };
     if let Err(rejection) = source.scheme.verify(&inbound) {
         rejected(&provider, rejection.reason());
-        tracing::info!(provider, account, reason = rejection.reason(), "webhook rejected");
+        tracing::info!(
+            provider,
+            account,
+            reason = rejection.reason(),
+            "webhook rejected"
+        );
         return (StatusCode::BAD_REQUEST, REJECTED).into_response();
     }
     let Some(parsed) = source.normaliser.parse(&parts.headers, &body) else {
@@ -163,7 +190,11 @@ async fn receive(ingest: &Ingest, provider: String, account: String, request: Re
             StatusCode::OK.into_response()
         }
         Err(e) => {
-            tracing::error!(provider, reason = e.kind.reason(), "webhook could not be stored; the provider will send it again");
+            tracing::error!(
+                provider,
+                reason = e.kind.reason(),
+                "webhook could not be stored; the provider will send it again"
+            );
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }

@@ -46,18 +46,31 @@ impl SandboxWebhook {
     /// Reads `INTEG_SANDBOX_WEBHOOK_SECRET`, or makes a random secret.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let (secret, key) = secret_and_key(env)?;
-        Ok(Self { secret, key: Arc::new(key) })
+        Ok(Self {
+            secret,
+            key: Arc::new(key),
+        })
     }
 
     /// The emitter posting to `target` (filled once the HTTP port is bound) and the source that
     /// verifies what it posts.
-    pub fn build(&self, target: Arc<OnceLock<SocketAddr>>, tolerance: Duration) -> (Emitter, Source) {
+    pub fn build(
+        &self,
+        target: Arc<OnceLock<SocketAddr>>,
+        tolerance: Duration,
+    ) -> (Emitter, Source) {
         let source = Source {
             scheme: Box::new(StandardWebhooks::new(self.secret.clone(), tolerance)),
             normaliser: Box::new(SandboxEvents),
             notification_url: String::new(),
         };
-        (Emitter { key: self.key.clone(), target }, source)
+        (
+            Emitter {
+                key: self.key.clone(),
+                target,
+            },
+            source,
+        )
     }
 }
 
@@ -66,17 +79,30 @@ fn secret_and_key(env: &Env) -> Result<(Secret, Vec<u8>), ConfigError> {
         Some(s) => s,
         None => {
             let mut key = [0u8; 24];
-            SystemRandom::new().fill(&mut key).map_err(|_| ConfigError::new("INTEG_SANDBOX_WEBHOOK_SECRET", "no randomness"))?;
-            Secret::from_env_value("INTEG_SANDBOX_WEBHOOK_SECRET", format!("whsec_{}", STANDARD.encode(key)))
-                .map_err(|e| ConfigError::new("INTEG_SANDBOX_WEBHOOK_SECRET", e.to_string()))?
+            SystemRandom::new()
+                .fill(&mut key)
+                .map_err(|_| ConfigError::new("INTEG_SANDBOX_WEBHOOK_SECRET", "no randomness"))?;
+            Secret::from_env_value(
+                "INTEG_SANDBOX_WEBHOOK_SECRET",
+                format!("whsec_{}", STANDARD.encode(key)),
+            )
+            .map_err(|e| ConfigError::new("INTEG_SANDBOX_WEBHOOK_SECRET", e.to_string()))?
         }
     };
     let key = secret
         .with_value(|v| {
-            let first = v.split([' ', ',']).find(|s| !s.is_empty()).unwrap_or_default();
+            let first = v
+                .split([' ', ','])
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
             STANDARD.decode(first.trim_start_matches("whsec_"))
         })
-        .map_err(|_| ConfigError::new("INTEG_SANDBOX_WEBHOOK_SECRET", "must be whsec_ followed by base64"))?;
+        .map_err(|_| {
+            ConfigError::new(
+                "INTEG_SANDBOX_WEBHOOK_SECRET",
+                "must be whsec_ followed by base64",
+            )
+        })?;
     Ok((secret, key))
 }
 
@@ -99,13 +125,19 @@ impl Emitter {
         for _ in 0..8 {
             if let Some(addr) = self.target.get() {
                 let ts = unix_now().to_string();
-                let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.key), format!("{id}.{ts}.{body}").as_bytes());
+                let tag = hmac::sign(
+                    &hmac::Key::new(hmac::HMAC_SHA256, &self.key),
+                    format!("{id}.{ts}.{body}").as_bytes(),
+                );
                 let sent = crate::http::client()
                     .post(format!("http://{addr}/webhooks/sandbox"))
                     .header("content-type", "application/json")
                     .header("webhook-id", &id)
                     .header("webhook-timestamp", &ts)
-                    .header("webhook-signature", format!("v1,{}", STANDARD.encode(tag.as_ref())))
+                    .header(
+                        "webhook-signature",
+                        format!("v1,{}", STANDARD.encode(tag.as_ref())),
+                    )
                     .body(body.clone())
                     .send()
                     .await;
@@ -121,7 +153,10 @@ impl Emitter {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// Reads the sandbox's payloads: `{"type", "timestamp", "data": {"object", "id"}}`, with the
@@ -130,12 +165,24 @@ pub struct SandboxEvents;
 
 impl Normaliser for SandboxEvents {
     fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Option<Parsed> {
-        let id = headers.get("webhook-id").or_else(|| headers.get("svix-id"))?.to_str().ok()?;
+        let id = headers
+            .get("webhook-id")
+            .or_else(|| headers.get("svix-id"))?
+            .to_str()
+            .ok()?;
         let v: serde_json::Value = serde_json::from_slice(body).ok()?;
         let event_type = v.get("type")?.as_str()?;
-        let ts = v.get("timestamp").and_then(serde_json::Value::as_i64).unwrap_or_else(unix_now);
+        let ts = v
+            .get("timestamp")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(unix_now);
         let data = v.get("data");
-        let text = |k: &str| data.and_then(|d| d.get(k)).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        let text = |k: &str| {
+            data.and_then(|d| d.get(k))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         Some(Parsed {
             provider_event_id: id.to_owned(),
             provider_type: event_type.to_owned(),

@@ -174,7 +174,8 @@ impl PaymentsProvider for Sandbox {
         let mut payment: Payment = self.load("payment", provider_id).await?;
         objects::capture(&mut payment, amount)?;
         self.save("payment", provider_id, &payment).await?;
-        self.events.emit("payment.succeeded", "payment", provider_id);
+        self.events
+            .emit("payment.succeeded", "payment", provider_id);
         Ok(payment)
     }
 
@@ -195,7 +196,8 @@ impl PaymentsProvider for Sandbox {
         self.save("payment", &request.payment_id, &payment).await?;
         self.save("refund", &refund.provider_id, &refund).await?;
         self.remember("refund", ctx, &refund.provider_id).await?;
-        self.events.emit("payment.refunded", "payment", &request.payment_id);
+        self.events
+            .emit("payment.refunded", "payment", &request.payment_id);
         Ok(refund)
     }
 
@@ -239,7 +241,11 @@ impl PaymentsProvider for Sandbox {
             .await?;
         self.remember("subscription", ctx, &subscription.provider_id)
             .await?;
-        self.events.emit("subscription.created", "subscription", &subscription.provider_id);
+        self.events.emit(
+            "subscription.created",
+            "subscription",
+            &subscription.provider_id,
+        );
         Ok(subscription)
     }
 
@@ -257,7 +263,11 @@ impl PaymentsProvider for Sandbox {
         objects::cancel_subscription(&mut subscription, at_period_end)?;
         self.save("subscription", provider_id, &subscription)
             .await?;
-        let event = if at_period_end { "subscription.updated" } else { "subscription.canceled" };
+        let event = if at_period_end {
+            "subscription.updated"
+        } else {
+            "subscription.canceled"
+        };
         self.events.emit(event, "subscription", provider_id);
         Ok(subscription)
     }
@@ -269,7 +279,11 @@ impl PaymentsProvider for Sandbox {
         let payout = objects::new_payout(request);
         self.save("payout", &payout.provider_id, &payout).await?;
         self.remember("payout", ctx, &payout.provider_id).await?;
-        let event = if payout.failure_code.is_empty() { "payout.paid" } else { "payout.failed" };
+        let event = if payout.failure_code.is_empty() {
+            "payout.paid"
+        } else {
+            "payout.failed"
+        };
         self.events.emit(event, "payout", &payout.provider_id);
         Ok(payout)
     }

@@ -126,14 +126,14 @@ pub(super) fn refund(payment: &mut Payment, request: &CreateRefundRequest) -> Re
         .amount
         .as_ref()
         .map_or(remaining, |m| m.amount_minor);
-    if let Some(m) = &request.amount {
-        if m.currency != captured.currency {
-            return Err(Error::invalid(
-                "amount.currency",
-                "refund currency must match the payment's",
-            )
-            .with_provider(NAME));
-        }
+    if let Some(m) = &request.amount
+        && m.currency != captured.currency
+    {
+        return Err(Error::invalid(
+            "amount.currency",
+            "refund currency must match the payment's",
+        )
+        .with_provider(NAME));
     }
     if amount <= 0 || amount > remaining {
         return Err(refusal(
