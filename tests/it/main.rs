@@ -11,8 +11,12 @@
 mod config;
 mod events;
 mod health;
+mod identity;
+mod messaging;
 mod payments;
 mod secrets;
+mod storage;
+mod webhooks;
 
 use tonic::Code;
 use tonic_types::StatusExt;

@@ -396,3 +396,59 @@ impl<'a> Ids<'a> {
             .unwrap_or_default())
     }
 }
+
+/// Where a sandbox's own HTTP endpoints (authorization page, presigned URLs) are reached: the
+/// configured `INTEG_SANDBOX_BASE_URL`, or else the address the adapter's HTTP port was bound
+/// to. The bound address is known only after start-up, so a configured port of 0 works too.
+#[derive(Debug, Clone)]
+pub struct OwnUrl {
+    explicit: Option<url::Url>,
+    bound: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+}
+
+impl OwnUrl {
+    /// `explicit` when set, else the address in `bound` once the server fills it.
+    pub fn new(
+        explicit: Option<url::Url>,
+        bound: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+    ) -> Self {
+        Self { explicit, bound }
+    }
+
+    /// The base URL. A wildcard bind address is reached through loopback.
+    pub fn get(&self) -> Result<url::Url> {
+        if let Some(url) = &self.explicit {
+            return Ok(url.clone());
+        }
+        let addr = self
+            .bound
+            .get()
+            .ok_or_else(|| Error::new(Kind::Unavailable, "the HTTP port is not bound yet"))?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        url::Url::parse(&format!("http://{host}:{}", addr.port()))
+            .map_err(|_| Error::internal("the bound HTTP address is not a URL"))
+    }
+}
+
+#[cfg(test)]
+mod own_url_tests {
+    use super::*;
+
+    #[test]
+    fn explicit_wins_and_wildcards_become_loopback() {
+        let bound = Arc::new(std::sync::OnceLock::new());
+        let own = OwnUrl::new(None, bound.clone());
+        assert!(own.get().is_err(), "unknown before the port is bound");
+        bound.set("0.0.0.0:8083".parse().unwrap()).unwrap();
+        assert_eq!(own.get().unwrap().as_str(), "http://127.0.0.1:8083/");
+        let explicit = url::Url::parse("https://auth.example.com/base/").unwrap();
+        let own = OwnUrl::new(Some(explicit.clone()), bound);
+        assert_eq!(own.get().unwrap(), explicit);
+    }
+}

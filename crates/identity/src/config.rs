@@ -24,7 +24,7 @@ pub struct Config {
 /// Reads and validates every setting of the identity adapter.
 pub fn load(env: &Env) -> Result<Config, ConfigError> {
     let family = FamilyConfig::from_env(env, Family::Identity, KNOWN_PROVIDERS)?;
-    let sandbox = SandboxConfig::from_env(env, family.server.http_port)?;
+    let sandbox = SandboxConfig::from_env(env)?;
     Ok(Config {
         family,
         sandbox,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use integ_core::family::OwnUrl;
 use integ_core::server::{ServeError, serve};
 use integ_core::store::Store;
 use integ_proto::identity::v1::identity_service_server::IdentityServiceServer;
@@ -35,14 +36,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let store = Store::open(&config.family.server.store)
         .await
         .map_err(startup)?;
+    let (mut adapter, _emitter) = config.family.adapter(store.clone());
+    let own = OwnUrl::new(config.sandbox.base_url.clone(), adapter.http_addr.clone());
     let sandbox = Arc::new(
-        sandbox::Sandbox::open(config.sandbox.clone(), store.clone())
+        sandbox::Sandbox::open(config.sandbox.clone(), own, store.clone())
             .await
             .map_err(startup)?,
     );
     let provider: Arc<dyn IdentityProvider> = sandbox.clone();
     let providers = config.family.providers.build(|_| provider.clone());
-    let (mut adapter, _emitter) = config.family.adapter(store.clone());
     let service = Identity::new(providers, store, config.sealer);
     adapter.grpc = adapter
         .grpc

@@ -19,7 +19,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use integ_core::config::{ConfigError, Env};
-use integ_core::family::{CallCtx, timestamp};
+use integ_core::family::{CallCtx, OwnUrl, timestamp};
 use integ_core::store::Store;
 use integ_core::{Error, Kind, Result};
 use integ_proto::identity::v1::{TokenClaims, TokenKind, Tokens, UserInfo};
@@ -39,8 +39,9 @@ const CODE_TTL: Duration = Duration::from_secs(60);
 /// Settings of the sandbox provider.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Where authorization URLs point.
-    pub base_url: url::Url,
+    /// Where authorization URLs point (`INTEG_SANDBOX_BASE_URL`); unset means the adapter's
+    /// own bound HTTP address.
+    pub base_url: Option<url::Url>,
     /// The `iss` of its tokens.
     pub issuer: String,
     /// The client id (audience of ID tokens).
@@ -52,13 +53,10 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// Reads `INTEG_SANDBOX_*`; `http_port` is the adapter's own HTTP port.
-    pub fn from_env(env: &Env, http_port: u16) -> Result<Self, ConfigError> {
+    /// Reads `INTEG_SANDBOX_*`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            base_url: env.url(
-                "INTEG_SANDBOX_BASE_URL",
-                &format!("http://127.0.0.1:{http_port}"),
-            )?,
+            base_url: env.optional_url("INTEG_SANDBOX_BASE_URL")?,
             issuer: env.string("INTEG_SANDBOX_ISSUER", "https://sandbox.integ.dev"),
             client_id: env.string("INTEG_SANDBOX_CLIENT_ID", "integ-sandbox-client"),
             audience: env.string("INTEG_SANDBOX_AUDIENCE", "integ-sandbox-api"),
@@ -88,6 +86,7 @@ struct RefreshGrant {
 /// The sandbox provider.
 pub struct Sandbox {
     config: SandboxConfig,
+    base_url: OwnUrl,
     store: Store,
     pkcs8: Vec<u8>,
     kid: String,
@@ -96,7 +95,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Loads (or makes, the first time) the signing key from the store.
-    pub async fn open(config: SandboxConfig, store: Store) -> Result<Self> {
+    pub async fn open(config: SandboxConfig, base_url: OwnUrl, store: Store) -> Result<Self> {
         let records = store.records(FAMILY);
         let pkcs8 = match records.get::<String>("signing_key", "default").await? {
             Some(b64) => STANDARD
@@ -128,6 +127,7 @@ impl Sandbox {
             .map_err(|_| Error::internal("cannot build the key set"))?;
         Ok(Self {
             config,
+            base_url,
             store,
             pkcs8,
             kid,
@@ -332,7 +332,7 @@ impl IdentityProvider for Sandbox {
     }
 
     fn authorization_url(&self, p: &AuthorizationParams) -> Result<String> {
-        let mut url = integ_core::http::join(&self.config.base_url, "/sandbox/authorize")?;
+        let mut url = integ_core::http::join(&self.base_url.get()?, "/sandbox/authorize")?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")

@@ -21,7 +21,7 @@ pub struct Config {
 /// Reads and validates every setting of the storage adapter.
 pub fn load(env: &Env) -> Result<Config, ConfigError> {
     let family = FamilyConfig::from_env(env, Family::Storage, KNOWN_PROVIDERS)?;
-    let sandbox = SandboxConfig::from_env(env, &family.server.data_dir, family.server.http_port)?;
+    let sandbox = SandboxConfig::from_env(env, &family.server.data_dir)?;
     Ok(Config { family, sandbox })
 }
 

@@ -16,6 +16,7 @@ mod service;
 use std::future::Future;
 use std::sync::Arc;
 
+use integ_core::family::OwnUrl;
 use integ_core::server::{ServeError, serve};
 use integ_core::store::Store;
 use integ_proto::storage::v1::storage_service_server::StorageServiceServer;
@@ -33,9 +34,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .map_err(startup)?;
     let (mut adapter, emitter) = config.family.adapter(store.clone());
     let sandbox = Arc::new(
-        sandbox::Sandbox::open(&config.sandbox, store.clone(), emitter)
-            .await
-            .map_err(startup)?,
+        sandbox::Sandbox::open(
+            &config.sandbox,
+            OwnUrl::new(config.sandbox.base_url.clone(), adapter.http_addr.clone()),
+            store.clone(),
+            emitter,
+        )
+        .await
+        .map_err(startup)?,
     );
     let provider: Arc<dyn StorageProvider> = sandbox.clone();
     let providers = config.family.providers.build(|_| provider.clone());

@@ -21,7 +21,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt};
 use integ_core::config::{ConfigError, Env};
-use integ_core::family::{CallCtx, timestamp};
+use integ_core::family::{CallCtx, OwnUrl, timestamp};
 use integ_core::store::Store;
 use integ_core::webhook::sandbox::Emitter;
 use integ_core::{Error, Kind, Result};
@@ -47,17 +47,14 @@ pub struct SandboxConfig {
     pub root: PathBuf,
     /// The buckets served.
     pub buckets: Vec<String>,
-    /// Where presigned URLs point.
-    pub base_url: url::Url,
+    /// Where presigned URLs point (`INTEG_SANDBOX_BASE_URL`); unset means the adapter's own
+    /// bound HTTP address.
+    pub base_url: Option<url::Url>,
 }
 
 impl SandboxConfig {
     /// Reads `INTEG_SANDBOX_*` for storage.
-    pub fn from_env(
-        env: &Env,
-        data_dir: &std::path::Path,
-        http_port: u16,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env, data_dir: &std::path::Path) -> Result<Self, ConfigError> {
         let buckets = env.list("INTEG_SANDBOX_BUCKETS", &["default"]);
         if let Some(bad) = buckets.iter().find(|b| !valid_bucket(b)) {
             return Err(ConfigError::new(
@@ -68,10 +65,7 @@ impl SandboxConfig {
         Ok(Self {
             root: data_dir.join("objects"),
             buckets,
-            base_url: env.url(
-                "INTEG_SANDBOX_BASE_URL",
-                &format!("http://127.0.0.1:{http_port}"),
-            )?,
+            base_url: env.optional_url("INTEG_SANDBOX_BASE_URL")?,
         })
     }
 }
@@ -94,13 +88,18 @@ pub struct Sandbox {
     buckets: HashMap<String, Arc<LocalFileSystem>>,
     store: Store,
     signing: hmac::Key,
-    base_url: url::Url,
+    base_url: OwnUrl,
     events: Emitter,
 }
 
 impl Sandbox {
     /// Creates the bucket folders and loads (or makes) the URL signing key.
-    pub async fn open(config: &SandboxConfig, store: Store, events: Emitter) -> Result<Self> {
+    pub async fn open(
+        config: &SandboxConfig,
+        base_url: OwnUrl,
+        store: Store,
+        events: Emitter,
+    ) -> Result<Self> {
         let mut buckets = HashMap::new();
         for bucket in &config.buckets {
             let dir = config.root.join(bucket);
@@ -132,7 +131,7 @@ impl Sandbox {
             buckets,
             store,
             signing: hmac::Key::new(hmac::HMAC_SHA256, &key),
-            base_url: config.base_url.clone(),
+            base_url,
             events,
         })
     }
@@ -482,8 +481,10 @@ impl StorageProvider for Sandbox {
             &self.signing,
             Self::canonical(verb, bucket, key, expires, signed_type).as_bytes(),
         );
-        let mut url =
-            integ_core::http::join(&self.base_url, &format!("/sandbox/objects/{bucket}/{key}"))?;
+        let mut url = integ_core::http::join(
+            &self.base_url.get()?,
+            &format!("/sandbox/objects/{bucket}/{key}"),
+        )?;
         url.query_pairs_mut()
             .append_pair("expires", &expires.to_string())
             .append_pair("signature", &hex::encode(tag.as_ref()));
