@@ -130,7 +130,11 @@ impl ServerConfig {
     pub fn from_env(env: &Env, family: Family) -> Result<Self, ConfigError> {
         let (grpc, http, metrics) = family.default_ports();
         let data_dir = env.path("INTEG_DATA_DIR", "data");
-        let store = StoreConfig::from_env(env, &data_dir.join(format!("{}.db", family.name())))?;
+        let store = StoreConfig::from_env(
+            env,
+            &data_dir.join(format!("{}.db", family.name())),
+            &format!("integ_{}", family.name()),
+        )?;
         let providers_key = format!("INTEG_{}_PROVIDERS", family.env_name());
         let providers = env.list(&providers_key, &["sandbox"]);
         if providers.is_empty() {

@@ -48,11 +48,26 @@ enum Inner {
     HalfOpen { probing: bool },
 }
 
-/// Permission to send one call; report its result with [`Breaker::record`].
+/// Permission to send one call; report its result with [`Breaker::record`]. A probe permit
+/// dropped without a result (the caller gave up mid-call) lets the next call probe instead, so
+/// that a cancelled probe cannot hold the breaker half-open for ever.
 #[derive(Debug)]
 #[must_use]
-pub struct Permit {
+pub struct Permit<'a> {
+    breaker: &'a Breaker,
     probe: bool,
+    recorded: bool,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe
+            && !self.recorded
+            && let Inner::HalfOpen { probing } = &mut *self.breaker.lock()
+        {
+            *probing = false;
+        }
+    }
 }
 
 impl Breaker {
@@ -93,22 +108,31 @@ impl Breaker {
     }
 
     /// Asks to send a call. `None` means the breaker is open (or a probe is already out).
-    pub fn try_acquire(&self) -> Option<Permit> {
+    pub fn try_acquire(&self) -> Option<Permit<'_>> {
         let mut inner = self.lock();
         Self::settle(&mut inner);
         match &mut *inner {
-            Inner::Closed { .. } => Some(Permit { probe: false }),
+            Inner::Closed { .. } => Some(Permit {
+                breaker: self,
+                probe: false,
+                recorded: false,
+            }),
             Inner::Open { .. } => None,
             Inner::HalfOpen { probing } if !*probing => {
                 *probing = true;
-                Some(Permit { probe: true })
+                Some(Permit {
+                    breaker: self,
+                    probe: true,
+                    recorded: false,
+                })
             }
             Inner::HalfOpen { .. } => None,
         }
     }
 
     /// Reports how a permitted call went: `healthy` is false only for failures that count.
-    pub fn record(&self, permit: Permit, healthy: bool) {
+    pub fn record(&self, mut permit: Permit<'_>, healthy: bool) {
+        permit.recorded = true;
         let mut inner = self.lock();
         match (&mut *inner, healthy) {
             (Inner::Closed { failures }, true) => *failures = 0,
@@ -153,6 +177,19 @@ impl Breaker {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_without_a_result_lets_the_next_call_probe() {
+        let b = Breaker::new(1, Duration::from_secs(5));
+        fail(&b);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let probe = b.try_acquire().unwrap();
+        assert!(b.try_acquire().is_none());
+        drop(probe);
+        let next = b.try_acquire().expect("a cancelled probe frees the slot");
+        b.record(next, true);
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
 
     fn fail(b: &Breaker) {
         let p = b.try_acquire().unwrap();

@@ -249,17 +249,24 @@ impl Policy {
             .not_sent());
         }
         let Some(permit) = self.breaker.try_acquire() else {
+            // Open: until the probe may go. Half-open with the probe out: its answer is near.
+            let wait = self
+                .breaker
+                .open_until()
+                .map(|at| at.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|| self.config.breaker_open_for.min(Duration::from_secs(1)));
             return Err(
                 Error::new(Kind::CircuitOpen, "provider circuit is open; call not sent")
                     .with_provider(provider)
-                    .with_retry_after(self.config.breaker_open_for)
+                    .with_retry_after(wait)
                     .not_sent(),
             );
         };
         if let Some(limiter) = &self.limiter
             && let Err(wait) = limiter.acquire(until).await
         {
-            self.breaker.record(permit, true);
+            // Never sent, so it says nothing about the provider; a probe slot is freed.
+            drop(permit);
             return Err(Error::new(
                 Kind::RateLimited,
                 "client-side rate limit for this provider reached",

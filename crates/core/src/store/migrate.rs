@@ -20,7 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// The PostgreSQL advisory lock key that serialises migrations ("integ" in ASCII).
 const LOCK_KEY: i64 = 0x0069_6e74_6567;
 
-pub(super) async fn run(store: &Store) -> Result<()> {
+pub(super) async fn run(store: &Store, schema: &str) -> Result<()> {
     let mut conn = store
         .pool()
         .acquire()
@@ -32,6 +32,13 @@ pub(super) async fn run(store: &Store) -> Result<()> {
             .execute(&mut *conn)
             .await
             .map_err(|e| store_error("migrate lock", &e))?;
+        // Under the lock, so replicas starting together do not race to create it.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| store_error("create schema", &e))?;
     }
     let result = apply(&mut conn).await;
     if store.backend() == Backend::Postgres {

@@ -41,11 +41,19 @@ pub struct StoreConfig {
     backend: Backend,
     /// Largest number of pooled connections (`INTEG_DATABASE_MAX_CONNECTIONS`).
     pub max_connections: u32,
+    /// The PostgreSQL schema holding this adapter's tables (`INTEG_DATABASE_SCHEMA`), so that
+    /// families sharing one database never share events, consumer groups or idempotency keys.
+    pub schema: String,
 }
 
 impl StoreConfig {
-    /// Reads the store settings; `default_file` is the SQLite file used when no URL is set.
-    pub fn from_env(env: &Env, default_file: &Path) -> Result<Self, ConfigError> {
+    /// Reads the store settings; `default_file` is the SQLite file used when no URL is set and
+    /// `default_schema` the PostgreSQL schema used when none is configured.
+    pub fn from_env(
+        env: &Env,
+        default_file: &Path,
+        default_schema: &str,
+    ) -> Result<Self, ConfigError> {
         let url = match env.secret("INTEG_DATABASE_URL")? {
             Some(url) => url,
             None => {
@@ -67,10 +75,23 @@ impl StoreConfig {
             }
         })?;
         let max_connections = env.count("INTEG_DATABASE_MAX_CONNECTIONS", 8)?;
+        let schema = env.string("INTEG_DATABASE_SCHEMA", default_schema);
+        let valid = schema.len() <= 63
+            && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(ConfigError::new(
+                "INTEG_DATABASE_SCHEMA",
+                "must be 1 to 63 of a-z, 0-9 and _, not starting with a digit",
+            ));
+        }
         Ok(Self {
             url,
             backend,
             max_connections,
+            schema,
         })
     }
 
@@ -79,6 +100,7 @@ impl StoreConfig {
         Self::from_env(
             &Env::from_pairs([("INTEG_DATABASE_URL", url)]),
             Path::new(""),
+            "integ",
         )
     }
 
@@ -107,13 +129,20 @@ impl Store {
             .map_err(|_| Error::internal("database URL is malformed"))?;
         drop(url);
         let backend = config.backend;
+        // Validated to [a-z0-9_], so it is safe to splice into the statement.
+        let search_path = format!("SET search_path TO {}", config.schema);
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { config.max_connections.min(4) } else { config.max_connections })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
+                let search_path = search_path.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                    } else {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(search_path.clone()))
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -122,7 +151,7 @@ impl Store {
             .await
             .map_err(|e| store_error("connect", &e))?;
         let store = Self { pool, backend };
-        migrate::run(&store).await?;
+        migrate::run(&store, &config.schema).await?;
         Ok(store)
     }
 
