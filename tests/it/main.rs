@@ -17,6 +17,7 @@ mod payments;
 mod replicas;
 mod secrets;
 mod storage;
+mod stripe;
 mod webhooks;
 
 use tonic::Code;

@@ -214,6 +214,24 @@ async fn bad_requests_name_the_field_and_reuse_of_a_key_conflicts() {
     let err = c.send_email(no_body).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
+    let mut only_cc = email("ana@example.com", "b-4");
+    only_cc.cc = std::mem::take(&mut only_cc.to);
+    let err = c.send_email(only_cc).await.unwrap_err();
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "to"
+    );
+
+    let mut big = email("ana@example.com", "b-5");
+    big.attachments.push(Attachment {
+        filename: "scan.pdf".into(),
+        content_type: "application/pdf".into(),
+        content: vec![7; 6 << 20],
+    });
+    c.send_email(big)
+        .await
+        .expect("attachments up to 7 MiB pass the transport");
+
     let mut no_key = email("ana@example.com", "");
     no_key.idempotency_key.clear();
     let err = c.send_email(no_key).await.unwrap_err();

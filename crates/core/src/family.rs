@@ -177,7 +177,8 @@ fn health_of(position: usize, policy: &Policy) -> ProviderHealth {
     });
     ProviderHealth {
         provider: policy.provider().to_owned(),
-        position: i32::try_from(position).unwrap_or(i32::MAX),
+        // Counted from 1, as operators number their providers.
+        position: i32::try_from(position + 1).unwrap_or(i32::MAX),
         breaker_state: state.into(),
         next_probe_time: next_probe.map(timestamp),
         consecutive_failures: i32::try_from(breaker.consecutive_failures()).unwrap_or(i32::MAX),

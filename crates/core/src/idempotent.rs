@@ -59,10 +59,10 @@ pub fn provider_key(scope: &str, key: &str) -> String {
 
 /// Checks a key's shape (empty means no key).
 pub fn validate_key(key: &str) -> Result<()> {
-    if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+    if key.len() > MAX_KEY_LEN || !key.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
         return Err(Error::invalid(
             "idempotency_key",
-            "idempotency key must be at most 255 printable characters",
+            "idempotency key must be at most 255 printable ASCII characters",
         ));
     }
     Ok(())

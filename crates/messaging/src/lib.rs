@@ -32,10 +32,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let sandbox: Arc<dyn MessagingProvider> =
         Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
     let providers = config.providers.build(|_| sandbox.clone());
-    adapter.grpc = adapter
-        .grpc
-        .add_service(MessagingServiceServer::new(Messaging::new(
-            providers, store,
-        )));
+    adapter.grpc = adapter.grpc.add_service(
+        MessagingServiceServer::new(Messaging::new(providers, store))
+            // Attachments may total 7 MiB; the contract accepts messages up to 8 MiB.
+            .max_decoding_message_size(8 << 20),
+    );
     serve(&config.server, adapter, shutdown).await
 }

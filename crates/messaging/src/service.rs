@@ -23,7 +23,7 @@ const FAMILY: &str = "messaging";
 /// Largest total size of an email's attachments, in bytes.
 pub const MAX_ATTACHMENT_BYTES: usize = 7 * 1024 * 1024;
 /// Most recipients of one email (to, cc and bcc together).
-pub const MAX_RECIPIENTS: usize = 1000;
+pub const MAX_RECIPIENTS: usize = 50;
 
 /// The messaging service over its providers and the store.
 pub struct Messaging {
@@ -86,14 +86,17 @@ fn validate_email(req: &SendEmailRequest) -> Result<()> {
         .as_ref()
         .ok_or_else(|| Error::invalid("from", "from is required"))?;
     address("from.address", &from.address)?;
-    let recipients: Vec<_> = req.to.iter().chain(&req.cc).chain(&req.bcc).collect();
-    if recipients.is_empty() {
-        return Err(Error::invalid("to", "at least one recipient is required"));
+    if req.to.is_empty() {
+        return Err(Error::invalid(
+            "to",
+            "at least one recipient in to is required",
+        ));
     }
+    let recipients: Vec<_> = req.to.iter().chain(&req.cc).chain(&req.bcc).collect();
     if recipients.len() > MAX_RECIPIENTS {
         return Err(Error::invalid(
             "to",
-            "at most 1000 recipients in to, cc and bcc together",
+            "at most 50 recipients in to, cc and bcc together",
         ));
     }
     for r in recipients {

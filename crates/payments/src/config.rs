@@ -1,16 +1,71 @@
 //! Settings of the payments adapter, validated before any port is bound.
 
+use std::ops::Deref;
+
 use integ_core::config::{ConfigError, Env};
 use integ_core::family::FamilyConfig;
-use integ_core::server::Family;
+use integ_core::server::{Family, ServerConfig};
+
+use crate::stripe::StripeConfig;
 
 /// The providers this build offers.
-pub const KNOWN_PROVIDERS: &[&str] = &["sandbox"];
+pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe"];
 
-/// Validated settings of the payments adapter.
-pub type Config = FamilyConfig;
+/// Validated settings of the payments adapter: the family's, and each configured provider's.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server, store, provider order and policies, sandbox webhooks.
+    pub family: FamilyConfig,
+    /// Stripe's settings, when `stripe` is one of `INTEG_PAYMENTS_PROVIDERS`.
+    pub stripe: Option<StripeConfig>,
+}
 
-/// Reads and validates every setting of the payments adapter.
+/// Reads and validates every setting of the payments adapter. A provider's own settings are
+/// read only when it is configured, and then its required ones must be present.
 pub fn load(env: &Env) -> Result<Config, ConfigError> {
-    FamilyConfig::from_env(env, Family::Payments, KNOWN_PROVIDERS)
+    let family = FamilyConfig::from_env(env, Family::Payments, KNOWN_PROVIDERS)?;
+    let stripe = if family.providers.names().any(|n| n == crate::stripe::NAME) {
+        Some(StripeConfig::from_env(env)?)
+    } else {
+        None
+    };
+    Ok(Config { family, stripe })
+}
+
+// The payments config reads as the family's (`config.server`, `config.providers`) with the
+// providers' own settings beside it.
+impl Deref for Config {
+    type Target = FamilyConfig;
+
+    fn deref(&self) -> &FamilyConfig {
+        &self.family
+    }
+}
+
+impl AsRef<ServerConfig> for Config {
+    fn as_ref(&self) -> &ServerConfig {
+        &self.family.server
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_settings_are_read_only_when_stripe_is_configured() {
+        let sandbox = Env::from_pairs([("INTEG_DATA_DIR", "/tmp/integ-config-test")]);
+        assert!(load(&sandbox).unwrap().stripe.is_none());
+        let mut env = sandbox.clone();
+        env.set("INTEG_PAYMENTS_PROVIDERS", "stripe,sandbox");
+        assert_eq!(load(&env).unwrap_err().key, "INTEG_STRIPE_API_KEY");
+        env.set("INTEG_STRIPE_API_KEY", "sk_test_config");
+        let config = load(&env).unwrap();
+        assert!(config.stripe.is_some());
+        assert_eq!(
+            config.providers.names().collect::<Vec<_>>(),
+            ["stripe", "sandbox"]
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! - [`config`]: settings, validated before start-up.
 //! - [`provider`]: the family trait every provider implements, and its capabilities.
 //! - [`sandbox`]: the provider that needs no account.
+//! - [`stripe`]: Stripe's REST API and webhooks.
 //! - `service`: the gRPC service: validation, idempotency, id translation.
 //!
 //! Which providers this build offers is [`config::KNOWN_PROVIDERS`]; the README lists what
@@ -14,6 +15,7 @@ pub mod config;
 pub mod provider;
 pub mod sandbox;
 mod service;
+pub mod stripe;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,7 +37,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (mut adapter, emitter) = config.adapter(store.clone());
     let sandbox: Arc<dyn PaymentsProvider> =
         Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
-    let providers = config.providers.build(|_| sandbox.clone());
+    let stripe = config.stripe.clone().map(stripe::Stripe::new);
+    if let Some(source) = stripe
+        .as_ref()
+        .and_then(|s| s.webhook_source(config.server.events.tolerance))
+    {
+        adapter.webhooks.add(stripe::NAME, "", source);
+    }
+    let stripe: Option<Arc<dyn PaymentsProvider>> =
+        stripe.map(|s| Arc::new(s) as Arc<dyn PaymentsProvider>);
+    // `load` reads Stripe's settings whenever stripe is configured, so the fallback is never
+    // taken for it; every other name is the sandbox.
+    let providers = config.providers.build(|name| match (name, &stripe) {
+        (stripe::NAME, Some(stripe)) => stripe.clone(),
+        _ => sandbox.clone(),
+    });
     adapter.grpc = adapter
         .grpc
         .add_service(PaymentsServiceServer::new(Payments::new(providers, store)));

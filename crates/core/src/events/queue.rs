@@ -384,6 +384,15 @@ impl Queue {
         Ok(count)
     }
 
+    /// The receive time of the oldest event kept, if any.
+    pub async fn oldest_received_ms(&self) -> Result<Option<i64>> {
+        let row: (Option<i64>,) = sqlx::query_as("SELECT MIN(received_ms) FROM events")
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| store_error("replay", &e))?;
+        Ok(row.0)
+    }
+
     /// Delivers again to `group` every matching event received since `since_ms`.
     pub async fn replay(&self, group: &Group, since_ms: i64) -> Result<u64> {
         let rows = sqlx::query(

@@ -21,6 +21,11 @@ use crate::family::{self, Reply, reply, required, std_duration, timestamp_ms, ti
 /// How often a stream looks for work when nothing woke it (other replicas' inserts, expired
 /// leases).
 const POLL: Duration = Duration::from_millis(250);
+/// A stream with nothing to deliver sends an empty batch this often, so that proxies and load
+/// balancers do not close it as idle.
+const KEEPALIVE: Duration = Duration::from_secs(30);
+/// The most ack ids, and deadline changes, in one message.
+const MAX_PER_MESSAGE: usize = 1000;
 
 /// The events service of one adapter.
 pub struct Events {
@@ -107,8 +112,15 @@ async fn pump(
     out: mpsc::Sender<std::result::Result<StreamEventsResponse, Status>>,
 ) {
     let mut outstanding: HashMap<String, Instant> = HashMap::new();
+    let mut last_sent = Instant::now();
     loop {
         let now = Instant::now();
+        if now.duration_since(last_sent) >= KEEPALIVE {
+            if out.send(Ok(StreamEventsResponse::default())).await.is_err() {
+                break;
+            }
+            last_sent = now;
+        }
         outstanding.retain(|_, until| *until > now);
         if outstanding.len() < sub.max_outstanding {
             match queue
@@ -138,6 +150,7 @@ async fn pump(
                     {
                         break;
                     }
+                    last_sent = Instant::now();
                     continue;
                 }
                 Ok(_) => {}
@@ -178,6 +191,18 @@ async fn apply(
     outstanding: &mut HashMap<String, Instant>,
     acks: StreamEventsAcks,
 ) -> Result<()> {
+    if acks.ack_ids.is_empty() && acks.modify_deadlines.is_empty() {
+        return Err(Error::invalid(
+            "acks",
+            "acks needs ack_ids or modify_deadlines",
+        ));
+    }
+    if acks.ack_ids.len() > MAX_PER_MESSAGE || acks.modify_deadlines.len() > MAX_PER_MESSAGE {
+        return Err(Error::invalid(
+            "acks",
+            "at most 1000 ack ids and 1000 deadline changes per message",
+        ));
+    }
     queue.ack(&sub.group, &acks.ack_ids).await?;
     for id in &acks.ack_ids {
         outstanding.remove(id);
@@ -257,9 +282,9 @@ impl EventsService for Events {
             group_name(&req.consumer_group)?;
             self.queue.group(&req.consumer_group).await?;
             let size = match req.page_size {
-                0 => 100,
-                n @ 1..=1000 => n as usize,
-                _ => return Err(Error::invalid("page_size", "page_size must be 0 to 1000")),
+                0 => 50,
+                n @ 1..=100 => n as usize,
+                _ => return Err(Error::invalid("page_size", "page_size must be 0 to 100")),
             };
             let offset = page_offset(&req.page_token)?;
             let page = self
@@ -271,7 +296,7 @@ impl EventsService for Events {
                 .into_iter()
                 .take(size)
                 .map(|d| DeadLetter {
-                    event: Some(d.event.envelope(d.attempts)),
+                    event: Some(d.event.envelope(0)),
                     delivery_attempts: d.attempts,
                     last_delivery_time: Some(timestamp_ms(d.last_delivery_ms)),
                     dead_letter_time: Some(timestamp_ms(d.dead_ms)),
@@ -350,11 +375,19 @@ impl EventsService for Events {
                     .start_time
                     .as_ref()
                     .ok_or_else(|| Error::invalid("start_time", "start_time is required"))?;
-                let replayed = queue.replay(&group, timestamp_to_ms(start)).await?;
+                let start_ms = timestamp_to_ms(start);
+                if start_ms > crate::store::now_ms() {
+                    return Err(Error::invalid("start_time", "start_time is in the future"));
+                }
+                let effective_ms = match queue.oldest_received_ms().await? {
+                    Some(oldest) if oldest > start_ms => oldest,
+                    _ => start_ms,
+                };
+                let replayed = queue.replay(&group, start_ms).await?;
                 notify.notify_waiters();
                 Ok(ReplayEventsResponse {
                     replayed_count: i64::try_from(replayed).unwrap_or(i64::MAX),
-                    effective_start_time: Some(*start),
+                    effective_start_time: Some(timestamp_ms(effective_ms)),
                 })
             },
         )
