@@ -42,7 +42,10 @@ helm-check:
 contract-check:
 	bash scripts/contract-check.sh
 
+# The benchmark suite (see crates/bench): a few minutes, report in target/bench/report.md and
+# report.json. It drives the real adapter binaries, so they are built (release) first.
 bench:
+	$(CARGO) build --release -p integ-payments -p integ-bench
 	$(CARGO) run --release -p integ-bench -- --out target/bench
 
 bench-quick:
