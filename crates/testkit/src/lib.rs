@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod fake;
 pub mod fake_stripe;
 pub mod postgres;
 

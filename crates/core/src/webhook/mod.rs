@@ -5,7 +5,8 @@
 //! 1. the provider (and account) is known, else 404;
 //! 2. the body is read up to the configured limit, else 413;
 //! 3. the signature is verified on the raw bytes, in constant time, with the timestamp
-//!    window where the scheme has one; every failure gets the same 400 body;
+//!    window where the scheme has one; every failure gets the same 400 body (503 when the
+//!    provider's verification service, which only PayPal's scheme needs, cannot answer);
 //! 4. the payload is normalised (provider event id, type, resource);
 //! 5. the event is handed to the [`Inbox`](crate::events::inbox::Inbox) and the answer (200,
 //!    also for a duplicate) waits for the durable commit; a store failure is 503, so the
@@ -15,6 +16,7 @@
 
 pub mod sandbox;
 pub mod scheme;
+pub mod square;
 pub mod standard;
 pub mod stripe;
 
@@ -30,7 +32,7 @@ use axum::routing::post;
 
 use crate::events::NewEvent;
 use crate::events::inbox::{Inbox, Stored};
-use scheme::{Inbound, Scheme};
+use scheme::{Inbound, Rejection, Scheme};
 
 /// What a normaliser reads out of a verified payload.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,7 +157,11 @@ async fn receive(ingest: &Ingest, provider: String, account: String, request: Re
         url: &source.notification_url,
         now: SystemTime::now(),
     };
-    if let Err(rejection) = source.scheme.verify(&inbound) {
+    let verdict = match source.scheme.verify(&inbound) {
+        Ok(()) => source.scheme.confirm(&inbound).await,
+        Err(rejection) => Err(rejection),
+    };
+    if let Err(rejection) = verdict {
         rejected(&provider, rejection.reason());
         tracing::info!(
             provider,
@@ -163,7 +169,11 @@ async fn receive(ingest: &Ingest, provider: String, account: String, request: Re
             reason = rejection.reason(),
             "webhook rejected"
         );
-        return (StatusCode::BAD_REQUEST, REJECTED).into_response();
+        let status = match rejection {
+            Rejection::Unverifiable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        return (status, REJECTED).into_response();
     }
     let Some(parsed) = source.normaliser.parse(&parts.headers, &body) else {
         rejected(&provider, "unparseable");

@@ -69,6 +69,10 @@ pub enum Rejection {
     /// a replay, or one of the two clocks is wrong.
     #[error("webhook rejected: stale_timestamp")]
     StaleTimestamp,
+    /// The signature could not be checked now: the provider's verification service (PayPal's)
+    /// failed or did not answer. The request is answered 503, so the provider sends it again.
+    #[error("webhook rejected: unverifiable")]
+    Unverifiable,
 }
 
 impl Rejection {
@@ -79,6 +83,7 @@ impl Rejection {
             Rejection::Malformed => "malformed",
             Rejection::BadSignature => "bad_signature",
             Rejection::StaleTimestamp => "stale_timestamp",
+            Rejection::Unverifiable => "unverifiable",
         }
     }
 }
@@ -88,9 +93,19 @@ impl Rejection {
 /// `verify` runs on the raw bytes before anything in the request is parsed or trusted, and
 /// compares signatures in constant time so that response timing reveals nothing about how
 /// close a forgery came. It does no I/O beyond reading the current secret.
+///
+/// A scheme whose signatures only the provider can check (PayPal's verification API) does its
+/// local checks in `verify` and asks the provider in `confirm`, which runs only for requests
+/// that passed `verify`. Every other scheme keeps the default `confirm`, which accepts.
+#[async_trait::async_trait]
 pub trait Scheme: Send + Sync {
     /// Accepts the request, or says why not.
     fn verify(&self, inbound: &Inbound<'_>) -> Result<(), Rejection>;
+
+    /// Checks with the provider what `verify` could not check alone.
+    async fn confirm(&self, _inbound: &Inbound<'_>) -> Result<(), Rejection> {
+        Ok(())
+    }
 }
 
 /// The signing secrets of one webhook endpoint.
@@ -190,6 +205,7 @@ mod tests {
         assert_eq!(Rejection::Malformed.reason(), "malformed");
         assert_eq!(Rejection::BadSignature.reason(), "bad_signature");
         assert_eq!(Rejection::StaleTimestamp.reason(), "stale_timestamp");
+        assert_eq!(Rejection::Unverifiable.reason(), "unverifiable");
     }
 
     #[test]
