@@ -16,6 +16,7 @@
 //! - [`webhook`]: receiving providers' webhooks: signature schemes, normalisers, the route.
 //! - [`ids`]: prefixed ids we mint.
 //! - [`money`]: ISO 4217 currencies, exponents and validation.
+//! - [`time`]: RFC 3339 date-times and calendar dates as providers write them.
 //!
 //! # How a call flows
 //! A family service (in its own crate) validates the request, then calls its providers through
@@ -38,6 +39,7 @@ pub mod secret;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod time;
 pub mod webhook;
 
 pub use error::{Error, Kind, Result};
