@@ -1,6 +1,7 @@
 //! What every family service shares: building its providers from configuration, reading a
 //! request's deadline, reporting provider health, and converting times.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -375,13 +376,39 @@ impl<'a> Ids<'a> {
         provider: &str,
         provider_id: &str,
     ) -> Result<String> {
+        let empty = BTreeMap::new();
+        let (id, _) = self
+            .mint_labelled(prefix, kind, provider, provider_id, &empty)
+            .await?;
+        Ok(id)
+    }
+
+    /// Our id for `provider`'s object, as [`Ids::mint`], for an object whose provider keeps no
+    /// metadata: `labels` (the caller's metadata at creation) are kept with our id the first
+    /// time it is seen, and the labels kept are returned, so that later reads show them too.
+    pub async fn mint_labelled(
+        &self,
+        prefix: &str,
+        kind: &str,
+        provider: &str,
+        provider_id: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(String, BTreeMap<String, String>)> {
         let resources = self.store.resources(self.family);
-        if let Some(id) = resources.find_by_provider_id(provider, provider_id).await? {
-            return Ok(id);
+        if let Some((id, kept)) = resources.find_by_provider_id(provider, provider_id).await? {
+            let kept = serde_json::from_str(&kept).unwrap_or_default();
+            return Ok((id, kept));
         }
         let id = crate::ids::new_id(prefix);
-        resources.put(&id, kind, provider, provider_id).await?;
-        Ok(id)
+        let encoded = if labels.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(labels).unwrap_or_default()
+        };
+        resources
+            .put(&id, kind, provider, provider_id, &encoded)
+            .await?;
+        Ok((id, labels.clone()))
     }
 
     /// Our id for `provider`'s object, or empty when we never minted one.
@@ -389,12 +416,12 @@ impl<'a> Ids<'a> {
         if provider_id.is_empty() {
             return Ok(String::new());
         }
-        Ok(self
+        let found = self
             .store
             .resources(self.family)
             .find_by_provider_id(provider, provider_id)
-            .await?
-            .unwrap_or_default())
+            .await?;
+        Ok(found.map(|(id, _)| id).unwrap_or_default())
     }
 }
 

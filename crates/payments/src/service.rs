@@ -7,6 +7,7 @@
 //! stored the answer. Objects we hand out carry our ids (`pay_…`); the store remembers which
 //! provider holds each, so that follow-up calls go to that provider whatever the order.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -75,23 +76,46 @@ impl Payments {
         self.ids().locate(field, kind, id, requested).await
     }
 
-    async fn mint(
-        &self,
-        prefix: &str,
-        kind: &str,
-        provider: &str,
-        provider_id: &str,
-    ) -> Result<String> {
-        self.ids().mint(prefix, kind, provider, provider_id).await
-    }
-
     async fn ours(&self, provider: &str, provider_id: &str) -> Result<String> {
         self.ids().ours(provider, provider_id).await
     }
 
-    async fn payment_out(&self, mut p: Payment, provider: &str) -> Result<Payment> {
+    /// Our id for a provider object and its metadata: the provider's, or for a provider that
+    /// keeps none, the caller's `labels` kept with our id when it was minted.
+    async fn mint(
+        &self,
+        (prefix, kind): (&str, &str),
+        provider: &str,
+        provider_id: &str,
+        metadata: &mut BTreeMap<String, String>,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let none = BTreeMap::new();
+        let keep = if metadata.is_empty() { labels } else { &none };
+        let (id, kept) = self
+            .ids()
+            .mint_labelled(prefix, kind, provider, provider_id, keep)
+            .await?;
+        if metadata.is_empty() {
+            *metadata = kept;
+        }
+        Ok(id)
+    }
+
+    async fn payment_out(
+        &self,
+        mut p: Payment,
+        provider: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Payment> {
         p.id = self
-            .mint("pay", "payment", provider, &p.provider_id)
+            .mint(
+                ("pay", "payment"),
+                provider,
+                &p.provider_id,
+                &mut p.metadata,
+                labels,
+            )
             .await?;
         p.customer_id = self.ours(provider, &p.customer_id).await?;
         p.provider = provider.to_owned();
@@ -99,23 +123,48 @@ impl Payments {
     }
 
     async fn refund_out(&self, mut r: Refund, provider: &str) -> Result<Refund> {
-        r.id = self.mint("re", "refund", provider, &r.provider_id).await?;
+        r.id = self
+            .ids()
+            .mint("re", "refund", provider, &r.provider_id)
+            .await?;
         r.payment_id = self.ours(provider, &r.payment_id).await?;
         r.provider = provider.to_owned();
         Ok(r)
     }
 
-    async fn customer_out(&self, mut c: Customer, provider: &str) -> Result<Customer> {
+    async fn customer_out(
+        &self,
+        mut c: Customer,
+        provider: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Customer> {
         c.id = self
-            .mint("cus", "customer", provider, &c.provider_id)
+            .mint(
+                ("cus", "customer"),
+                provider,
+                &c.provider_id,
+                &mut c.metadata,
+                labels,
+            )
             .await?;
         c.provider = provider.to_owned();
         Ok(c)
     }
 
-    async fn subscription_out(&self, mut s: Subscription, provider: &str) -> Result<Subscription> {
+    async fn subscription_out(
+        &self,
+        mut s: Subscription,
+        provider: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Subscription> {
         s.id = self
-            .mint("sub", "subscription", provider, &s.provider_id)
+            .mint(
+                ("sub", "subscription"),
+                provider,
+                &s.provider_id,
+                &mut s.metadata,
+                labels,
+            )
             .await?;
         s.customer_id = self.ours(provider, &s.customer_id).await?;
         s.provider = provider.to_owned();
@@ -123,7 +172,10 @@ impl Payments {
     }
 
     async fn payout_out(&self, mut p: Payout, provider: &str) -> Result<Payout> {
-        p.id = self.mint("po", "payout", provider, &p.provider_id).await?;
+        p.id = self
+            .ids()
+            .mint("po", "payout", provider, &p.provider_id)
+            .await?;
         p.provider = provider.to_owned();
         Ok(p)
     }
@@ -166,7 +218,9 @@ impl Payments {
                 },
             )
             .await?;
-        let payment = self.payment_out(served.value, &served.provider).await?;
+        let payment = self
+            .payment_out(served.value, &served.provider, &req.metadata)
+            .await?;
         Ok(CreatePaymentResponse {
             payment: Some(payment),
             provider: served.provider,
@@ -214,21 +268,40 @@ impl Payments {
             return Err(Error::invalid("quantity", "quantity must not be negative"));
         }
         family::validate_metadata("metadata", &req.metadata)?;
-        let customer = self
-            .locate("customer_id", "customer", &req.customer_id, &req.provider)
-            .await?;
-        req.customer_id = customer.provider_id;
+        // Without a customer the subscription goes where `provider` (or the family's order)
+        // says, and only a provider without customer objects (paypal) takes it.
+        let mut provider = req.provider.clone();
+        if !req.customer_id.is_empty() {
+            let customer = self
+                .locate("customer_id", "customer", &req.customer_id, &req.provider)
+                .await?;
+            req.customer_id = customer.provider_id;
+            provider = customer.provider;
+        }
         let served = self
             .call(
-                &customer.provider,
+                &provider,
                 deadline,
                 &req.idempotency_key,
                 Repeat::Safe,
                 |p, ctx| {
                     let req = req.clone();
                     async move {
-                        if !p.capabilities().subscriptions {
+                        let offers = p.capabilities();
+                        if !offers.subscriptions {
                             return Err(Error::unsupported(p.name(), "subscriptions"));
+                        }
+                        if offers.customers && req.customer_id.is_empty() {
+                            return Err(Error::invalid(
+                                "customer_id",
+                                format!("customer_id is required at {}", p.name()),
+                            ));
+                        }
+                        if !offers.customers && !req.customer_id.is_empty() {
+                            return Err(Error::invalid(
+                                "customer_id",
+                                format!("{} has no customers; leave customer_id empty", p.name()),
+                            ));
                         }
                         p.create_subscription(&ctx, &req).await
                     }
@@ -236,7 +309,7 @@ impl Payments {
             )
             .await?;
         let subscription = self
-            .subscription_out(served.value, &served.provider)
+            .subscription_out(served.value, &served.provider, &req.metadata)
             .await?;
         Ok(CreateSubscriptionResponse {
             subscription: Some(subscription),
@@ -274,7 +347,9 @@ impl PaymentsService for Payments {
                     async move { p.get_payment(&ctx, &pid).await }
                 })
                 .await?;
-            let payment = self.payment_out(served.value, &served.provider).await?;
+            let payment = self
+                .payment_out(served.value, &served.provider, &BTreeMap::new())
+                .await?;
             Ok(GetPaymentResponse {
                 payment: Some(payment),
                 provider: served.provider,
@@ -315,7 +390,9 @@ impl PaymentsService for Payments {
                         },
                     )
                     .await?;
-                let payment = self.payment_out(served.value, &served.provider).await?;
+                let payment = self
+                    .payment_out(served.value, &served.provider, &BTreeMap::new())
+                    .await?;
                 Ok(CapturePaymentResponse {
                     payment: Some(payment),
                     provider: served.provider,
@@ -349,7 +426,9 @@ impl PaymentsService for Payments {
                         },
                     )
                     .await?;
-                let payment = self.payment_out(served.value, &served.provider).await?;
+                let payment = self
+                    .payment_out(served.value, &served.provider, &BTreeMap::new())
+                    .await?;
                 Ok(CancelPaymentResponse {
                     payment: Some(payment),
                     provider: served.provider,
@@ -423,7 +502,9 @@ impl PaymentsService for Payments {
                         },
                     )
                     .await?;
-                let customer = self.customer_out(served.value, &served.provider).await?;
+                let customer = self
+                    .customer_out(served.value, &served.provider, &req.metadata)
+                    .await?;
                 Ok(CreateCustomerResponse {
                     customer: Some(customer),
                     provider: served.provider,
@@ -449,7 +530,9 @@ impl PaymentsService for Payments {
                     async move { p.get_customer(&ctx, &pid).await }
                 })
                 .await?;
-            let customer = self.customer_out(served.value, &served.provider).await?;
+            let customer = self
+                .customer_out(served.value, &served.provider, &BTreeMap::new())
+                .await?;
             Ok(GetCustomerResponse {
                 customer: Some(customer),
                 provider: served.provider,
@@ -490,7 +573,7 @@ impl PaymentsService for Payments {
                 })
                 .await?;
             let subscription = self
-                .subscription_out(served.value, &served.provider)
+                .subscription_out(served.value, &served.provider, &BTreeMap::new())
                 .await?;
             Ok(GetSubscriptionResponse {
                 subscription: Some(subscription),
@@ -528,7 +611,7 @@ impl PaymentsService for Payments {
                     )
                     .await?;
                 let subscription = self
-                    .subscription_out(served.value, &served.provider)
+                    .subscription_out(served.value, &served.provider, &BTreeMap::new())
                     .await?;
                 Ok(CancelSubscriptionResponse {
                     subscription: Some(subscription),

@@ -15,6 +15,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events",
         include_str!("../../migrations/0002_events.sql"),
     ),
+    (
+        3,
+        "resource labels",
+        include_str!("../../migrations/0003_resource_labels.sql"),
+    ),
 ];
 
 /// The PostgreSQL advisory lock key that serialises migrations ("integ" in ASCII).

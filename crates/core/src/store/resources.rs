@@ -33,11 +33,19 @@ impl<'a> Resources<'a> {
         Self { store, family }
     }
 
-    /// Records that `id` is `provider`'s `provider_id`.
-    pub async fn put(&self, id: &str, kind: &str, provider: &str, provider_id: &str) -> Result<()> {
+    /// Records that `id` is `provider`'s `provider_id`, with the caller's `labels` (JSON, or
+    /// empty) for a provider that keeps none.
+    pub async fn put(
+        &self,
+        id: &str,
+        kind: &str,
+        provider: &str,
+        provider_id: &str,
+        labels: &str,
+    ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO resources (id, family, kind, provider, provider_id, created_ms) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO resources (id, family, kind, provider, provider_id, created_ms, labels) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(self.family)
@@ -45,20 +53,22 @@ impl<'a> Resources<'a> {
         .bind(provider)
         .bind(provider_id)
         .bind(now_ms())
+        .bind(labels)
         .execute(self.store.pool())
         .await
         .map_err(|e| store_error("resource put", &e))?;
         Ok(())
     }
 
-    /// Our id for `provider`'s `provider_id`, if we minted one.
+    /// Our id for `provider`'s `provider_id` and the labels kept with it, if we minted one.
     pub async fn find_by_provider_id(
         &self,
         provider: &str,
         provider_id: &str,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, String)>> {
         let row = sqlx::query(
-            "SELECT id FROM resources WHERE provider = $1 AND provider_id = $2 AND family = $3",
+            "SELECT id, labels FROM resources \
+             WHERE provider = $1 AND provider_id = $2 AND family = $3",
         )
         .bind(provider)
         .bind(provider_id)
@@ -66,8 +76,16 @@ impl<'a> Resources<'a> {
         .fetch_optional(self.store.pool())
         .await
         .map_err(|e| store_error("resource find", &e))?;
-        row.map(|r| r.try_get(0).map_err(|e| store_error("resource find", &e)))
-            .transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id = row
+            .try_get(0)
+            .map_err(|e| store_error("resource find", &e))?;
+        let labels = row
+            .try_get(1)
+            .map_err(|e| store_error("resource find", &e))?;
+        Ok(Some((id, labels)))
     }
 
     /// Where `id` of `kind` lives; `NotFound` naming `field` when we never minted it.
