@@ -6,10 +6,11 @@ use integ_core::config::{ConfigError, Env};
 use integ_core::family::FamilyConfig;
 use integ_core::server::{Family, ServerConfig};
 
+use crate::paypal::PaypalConfig;
 use crate::stripe::StripeConfig;
 
 /// The providers this build offers.
-pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe"];
+pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe", "paypal"];
 
 /// Validated settings of the payments adapter: the family's, and each configured provider's.
 #[derive(Debug, Clone)]
@@ -18,18 +19,30 @@ pub struct Config {
     pub family: FamilyConfig,
     /// Stripe's settings, when `stripe` is one of `INTEG_PAYMENTS_PROVIDERS`.
     pub stripe: Option<StripeConfig>,
+    /// PayPal's settings, when `paypal` is one of `INTEG_PAYMENTS_PROVIDERS`.
+    pub paypal: Option<PaypalConfig>,
 }
 
 /// Reads and validates every setting of the payments adapter. A provider's own settings are
 /// read only when it is configured, and then its required ones must be present.
 pub fn load(env: &Env) -> Result<Config, ConfigError> {
     let family = FamilyConfig::from_env(env, Family::Payments, KNOWN_PROVIDERS)?;
-    let stripe = if family.providers.names().any(|n| n == crate::stripe::NAME) {
+    let configured = |name: &str| family.providers.names().any(|n| n == name);
+    let stripe = if configured(crate::stripe::NAME) {
         Some(StripeConfig::from_env(env)?)
     } else {
         None
     };
-    Ok(Config { family, stripe })
+    let paypal = if configured(crate::paypal::NAME) {
+        Some(PaypalConfig::from_env(env)?)
+    } else {
+        None
+    };
+    Ok(Config {
+        family,
+        stripe,
+        paypal,
+    })
 }
 
 // The payments config reads as the family's (`config.server`, `config.providers`) with the
@@ -54,7 +67,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stripe_settings_are_read_only_when_stripe_is_configured() {
+    fn provider_settings_are_read_only_when_the_provider_is_configured() {
         let sandbox = Env::from_pairs([("INTEG_DATA_DIR", "/tmp/integ-config-test")]);
         assert!(load(&sandbox).unwrap().stripe.is_none());
         let mut env = sandbox.clone();
@@ -67,5 +80,11 @@ mod tests {
             config.providers.names().collect::<Vec<_>>(),
             ["stripe", "sandbox"]
         );
+        assert!(config.paypal.is_none());
+        env.set("INTEG_PAYMENTS_PROVIDERS", "paypal");
+        assert_eq!(load(&env).unwrap_err().key, "INTEG_PAYPAL_CLIENT_ID");
+        env.set("INTEG_PAYPAL_CLIENT_ID", "AYclient");
+        env.set("INTEG_PAYPAL_CLIENT_SECRET", "EOsecret");
+        assert!(load(&env).unwrap().paypal.is_some());
     }
 }

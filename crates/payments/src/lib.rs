@@ -6,12 +6,14 @@
 //! - [`provider`]: the family trait every provider implements, and its capabilities.
 //! - [`sandbox`]: the provider that needs no account.
 //! - [`stripe`]: Stripe's REST API and webhooks.
+//! - [`paypal`]: PayPal's REST APIs (Orders, Payments, Subscriptions, Payouts) and webhooks.
 //! - `service`: the gRPC service: validation, idempotency, id translation.
 //!
 //! Which providers this build offers is [`config::KNOWN_PROVIDERS`]; the README lists what
 //! each one supports.
 
 pub mod config;
+pub mod paypal;
 pub mod provider;
 pub mod sandbox;
 mod service;
@@ -37,20 +39,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (mut adapter, emitter) = config.adapter(store.clone());
     let sandbox: Arc<dyn PaymentsProvider> =
         Arc::new(sandbox::Sandbox::new(store.clone(), emitter));
-    let stripe = config.stripe.clone().map(stripe::Stripe::new);
-    if let Some(source) = stripe
-        .as_ref()
-        .and_then(|s| s.webhook_source(config.server.events.tolerance))
-    {
-        adapter.webhooks.add(stripe::NAME, "", source);
+    let tolerance = config.server.events.tolerance;
+    let mut offered: Vec<Arc<dyn PaymentsProvider>> = Vec::new();
+    if let Some(stripe) = config.stripe.clone().map(stripe::Stripe::new) {
+        if let Some(source) = stripe.webhook_source(tolerance) {
+            adapter.webhooks.add(stripe::NAME, "", source);
+        }
+        offered.push(Arc::new(stripe));
     }
-    let stripe: Option<Arc<dyn PaymentsProvider>> =
-        stripe.map(|s| Arc::new(s) as Arc<dyn PaymentsProvider>);
-    // `load` reads Stripe's settings whenever stripe is configured, so the fallback is never
-    // taken for it; every other name is the sandbox.
-    let providers = config.providers.build(|name| match (name, &stripe) {
-        (stripe::NAME, Some(stripe)) => stripe.clone(),
-        _ => sandbox.clone(),
+    if let Some(paypal) = config.paypal.clone().map(paypal::Paypal::new) {
+        if let Some(source) = paypal.webhook_source(tolerance) {
+            adapter.webhooks.add(paypal::NAME, "", source);
+        }
+        offered.push(Arc::new(paypal));
+    }
+    // `load` reads a provider's settings whenever it is configured, so every configured name
+    // other than the sandbox is in `offered`.
+    let providers = config.providers.build(|name| {
+        offered
+            .iter()
+            .find(|p| p.name() == name)
+            .cloned()
+            .unwrap_or_else(|| sandbox.clone())
     });
     adapter.grpc = adapter
         .grpc

@@ -5,9 +5,11 @@
 //! service mints our ids and translates. Resilience wraps a provider from outside: nothing in
 //! a provider retries, sleeps or fails over.
 
+use std::future::Future;
+
 use async_trait::async_trait;
-use integ_core::Result;
 use integ_core::family::CallCtx;
+use integ_core::{Error, Result};
 use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::{
     CreateCustomerRequest, CreatePaymentRequest, CreatePayoutRequest, CreateRefundRequest,
@@ -96,4 +98,28 @@ pub trait PaymentsProvider: Send + Sync {
 
     /// Reads a payout.
     async fn get_payout(&self, ctx: &CallCtx, provider_id: &str) -> Result<Payout>;
+}
+
+/// Settles a failed call that carried no idempotency key (the provider offers none for it).
+///
+/// When an earlier attempt's answer was lost, the provider refuses the repeat because the
+/// object is already where the call would have put it, which is success: on a second or later
+/// attempt, a refusal that is not worth retrying is checked by reading the object (`read`) and
+/// asking `done` whether it is there. Anything else stays the error it was.
+pub async fn settle<T, R>(
+    ctx: &CallCtx,
+    error: Error,
+    read: impl FnOnce() -> R,
+    done: impl FnOnce(&T) -> bool,
+) -> Result<T>
+where
+    R: Future<Output = Result<T>>,
+{
+    if ctx.attempt > 1 && !error.retryable {
+        let current = read().await?;
+        if done(&current) {
+            return Ok(current);
+        }
+    }
+    Err(error)
 }

@@ -42,7 +42,7 @@ use integ_proto::payments::v1::{
 pub use config::{API_VERSION, StripeConfig};
 pub use webhook::StripeEvents;
 
-use crate::provider::{Capabilities, PaymentsProvider};
+use crate::provider::{Capabilities, PaymentsProvider, settle};
 use client::StripeClient;
 use wire::{StripeCustomer, StripePaymentIntent, StripePayout, StripeRefund, StripeSubscription};
 
@@ -181,17 +181,15 @@ impl PaymentsProvider for Stripe {
         let request = client::cancel_subscription_request(provider_id, at_period_end)?;
         let error = match self.client.send::<StripeSubscription>(ctx, request).await {
             Ok(subscription) => return Ok(convert::subscription(subscription)),
+            Err(error) if at_period_end => return Err(error),
             Err(error) => error,
         };
-        // A DELETE carries no idempotency key: when an earlier attempt's answer was lost, Stripe
-        // refuses this one because the subscription is already canceled, which is success.
-        if ctx.attempt > 1 && !at_period_end && !error.retryable {
-            let current = self.get_subscription(ctx, provider_id).await?;
-            if current.status() == SubscriptionStatus::Canceled {
-                return Ok(current);
-            }
-        }
-        Err(error)
+        // A DELETE carries no idempotency key: a repeat after a lost answer finds it canceled.
+        let read = || self.get_subscription(ctx, provider_id);
+        settle(ctx, error, read, |s| {
+            s.status() == SubscriptionStatus::Canceled
+        })
+        .await
     }
 
     async fn create_payout(&self, ctx: &CallCtx, request: &CreatePayoutRequest) -> Result<Payout> {
