@@ -14,6 +14,7 @@ mod health;
 mod identity;
 mod messaging;
 mod payments;
+mod paypal;
 mod replicas;
 mod secrets;
 mod storage;

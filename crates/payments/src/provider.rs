@@ -27,6 +27,9 @@ pub struct Capabilities {
     pub subscriptions: bool,
     /// Payouts.
     pub payouts: bool,
+    /// A payment may be created without a payment method: the payer chooses one when
+    /// approving at the provider (PayPal's checkout).
+    pub payer_approval: bool,
 }
 
 /// A payments provider. Requests carry provider ids where they refer to other objects.

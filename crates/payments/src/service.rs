@@ -196,7 +196,6 @@ impl Payments {
                 "capture_method must be IMMEDIATE or MANUAL",
             ));
         }
-        required("payment_method", &req.payment_method)?;
         family::validate_metadata("metadata", &req.metadata)?;
         let mut provider = req.provider.clone();
         if !req.customer_id.is_empty() {
@@ -214,7 +213,12 @@ impl Payments {
                 Repeat::Safe,
                 |p, ctx| {
                     let req = req.clone();
-                    async move { p.create_payment(&ctx, &req).await }
+                    async move {
+                        if !p.capabilities().payer_approval {
+                            required("payment_method", &req.payment_method)?;
+                        }
+                        p.create_payment(&ctx, &req).await
+                    }
                 },
             )
             .await?;

@@ -12,6 +12,7 @@
 )]
 
 pub mod fake;
+pub mod fake_paypal;
 pub mod fake_stripe;
 pub mod postgres;
 

@@ -99,11 +99,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, notify: Arc<Notify>) 
 }
 
 async fn write(store: &Store, events: &[&NewEvent]) -> Result<Vec<Stored>> {
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| store_error("inbox begin", &e))?;
+    let mut tx = store.begin_write().await?;
     let groups = load_groups(&mut *tx).await?;
     let received = now_ms();
     let mut results = Vec::with_capacity(events.len());

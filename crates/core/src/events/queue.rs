@@ -403,12 +403,7 @@ impl Queue {
         .fetch_all(self.store.pool())
         .await
         .map_err(|e| store_error("replay", &e))?;
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| store_error("replay", &e))?;
+        let mut tx = self.store.begin_write().await?;
         let mut count = 0;
         for row in &rows {
             let stored = event_of(row)?;

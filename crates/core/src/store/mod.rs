@@ -160,6 +160,18 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock when it begins
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads before it writes cannot wait for
+    /// a writer that commits in between, and fails at once with "database is locked", while
+    /// this one waits for the lock like any write (`busy_timeout`).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let begun = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        begun.map_err(|e| store_error("begin", &e))
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -137,6 +137,7 @@ impl PaymentsProvider for Paypal {
             customers: false,
             subscriptions: true,
             payouts: true,
+            payer_approval: true,
         }
     }
 

@@ -117,6 +117,7 @@ impl PaymentsProvider for Sandbox {
             customers: true,
             subscriptions: true,
             payouts: true,
+            payer_approval: false,
         }
     }
 

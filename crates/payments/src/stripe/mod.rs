@@ -87,6 +87,7 @@ impl PaymentsProvider for Stripe {
             customers: true,
             subscriptions: true,
             payouts: true,
+            payer_approval: false,
         }
     }
 
