@@ -6,10 +6,11 @@ use integ_core::config::{ConfigError, Env};
 use integ_core::family::FamilyConfig;
 use integ_core::server::{Family, ServerConfig};
 
+use crate::square::SquareConfig;
 use crate::stripe::StripeConfig;
 
 /// The providers this build offers.
-pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe"];
+pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe", "square"];
 
 /// Validated settings of the payments adapter: the family's, and each configured provider's.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct Config {
     pub family: FamilyConfig,
     /// Stripe's settings, when `stripe` is one of `INTEG_PAYMENTS_PROVIDERS`.
     pub stripe: Option<StripeConfig>,
+    /// Square's settings, when `square` is one of `INTEG_PAYMENTS_PROVIDERS`.
+    pub square: Option<SquareConfig>,
 }
 
 /// Reads and validates every setting of the payments adapter. A provider's own settings are
@@ -29,7 +32,16 @@ pub fn load(env: &Env) -> Result<Config, ConfigError> {
     } else {
         None
     };
-    Ok(Config { family, stripe })
+    let square = if family.providers.names().any(|n| n == crate::square::NAME) {
+        Some(SquareConfig::from_env(env)?)
+    } else {
+        None
+    };
+    Ok(Config {
+        family,
+        stripe,
+        square,
+    })
 }
 
 // The payments config reads as the family's (`config.server`, `config.providers`) with the
@@ -67,5 +79,19 @@ mod tests {
             config.providers.names().collect::<Vec<_>>(),
             ["stripe", "sandbox"]
         );
+    }
+
+    #[test]
+    fn square_settings_are_read_only_when_square_is_configured() {
+        let mut env = Env::from_pairs([("INTEG_DATA_DIR", "/tmp/integ-config-test")]);
+        env.set("INTEG_SQUARE_ACCESS_TOKEN", "EAAAl-config-token");
+        assert!(load(&env).unwrap().square.is_none());
+        env.set("INTEG_PAYMENTS_PROVIDERS", "square,stripe");
+        env.set("INTEG_STRIPE_API_KEY", "sk_test_config");
+        assert_eq!(load(&env).unwrap_err().key, "INTEG_SQUARE_LOCATION_ID");
+        env.set("INTEG_SQUARE_LOCATION_ID", "L88917AVBK2S5");
+        let config = load(&env).unwrap();
+        assert_eq!(config.square.unwrap().location_id, "L88917AVBK2S5");
+        assert!(config.stripe.is_some());
     }
 }

@@ -6,6 +6,7 @@
 //! - [`provider`]: the family trait every provider implements, and its capabilities.
 //! - [`sandbox`]: the provider that needs no account.
 //! - [`stripe`]: Stripe's REST API and webhooks.
+//! - [`square`]: Square's REST API and webhooks.
 //! - `service`: the gRPC service: validation, idempotency, id translation.
 //!
 //! Which providers this build offers is [`config::KNOWN_PROVIDERS`]; the README lists what
@@ -15,6 +16,7 @@ pub mod config;
 pub mod provider;
 pub mod sandbox;
 mod service;
+pub mod square;
 pub mod stripe;
 
 use std::future::Future;
@@ -46,12 +48,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let stripe: Option<Arc<dyn PaymentsProvider>> =
         stripe.map(|s| Arc::new(s) as Arc<dyn PaymentsProvider>);
-    // `load` reads Stripe's settings whenever stripe is configured, so the fallback is never
-    // taken for it; every other name is the sandbox.
-    let providers = config.providers.build(|name| match (name, &stripe) {
-        (stripe::NAME, Some(stripe)) => stripe.clone(),
-        _ => sandbox.clone(),
-    });
+    let square = config.square.clone().map(square::Square::new);
+    if let Some(source) = square.as_ref().and_then(square::Square::webhook_source) {
+        adapter.webhooks.add(square::NAME, "", source);
+    }
+    let square: Option<Arc<dyn PaymentsProvider>> =
+        square.map(|s| Arc::new(s) as Arc<dyn PaymentsProvider>);
+    // `load` reads a provider's settings whenever it is configured, so the fallback is never
+    // taken for stripe or square; every other name is the sandbox.
+    let providers = config
+        .providers
+        .build(|name| match (name, &stripe, &square) {
+            (stripe::NAME, Some(stripe), _) => stripe.clone(),
+            (square::NAME, _, Some(square)) => square.clone(),
+            _ => sandbox.clone(),
+        });
     adapter.grpc = adapter
         .grpc
         .add_service(PaymentsServiceServer::new(Payments::new(providers, store)));
