@@ -16,6 +16,7 @@ mod messaging;
 mod payments;
 mod replicas;
 mod secrets;
+mod square;
 mod storage;
 mod stripe;
 mod webhooks;

@@ -12,6 +12,7 @@
 )]
 
 pub mod fake;
+pub mod fake_square;
 pub mod fake_stripe;
 pub mod postgres;
 

@@ -303,7 +303,8 @@ mod tests {
         let r = refund(
             serde_json::from_str(
                 r#"{"id":"R1","status":"COMPLETED","amount_money":{"amount":100,"currency":"USD"},
-                    "payment_id":"P1","reason":"Duplicate charge","created_at":"2023-11-14T22:13:20Z"}"#,
+                    "payment_id":"P1","reason":"Duplicate charge",
+                    "created_at":"2023-11-14T22:13:20Z"}"#,
             )
             .unwrap(),
         );

@@ -6,16 +6,22 @@
 //!
 //! | Square answer | kind | retried |
 //! |---|---|---|
-//! | `PAYMENT_METHOD_ERROR` (`CARD_DECLINED`, `GENERIC_DECLINE`, `INSUFFICIENT_FUNDS`, …) | `Declined`, provider code = Square's code | never |
-//! | `AUTHENTICATION_ERROR`, 401, 403 | `ProviderAuth`: check `INTEG_SQUARE_ACCESS_TOKEN` | no |
-//! | `RATE_LIMIT_ERROR`, 429 | `RateLimited`, with `Retry-After` | yes |
+//! | `PAYMENT_METHOD_ERROR` (`CARD_DECLINED`, `INSUFFICIENT_FUNDS`, …) | `Declined` | never |
+//! | `AUTHENTICATION_ERROR`, 401, 403 | `ProviderAuth` | no |
+//! | `RATE_LIMIT_ERROR`, 429 | `RateLimited`, after `Retry-After` | yes |
 //! | `IDEMPOTENCY_KEY_REUSED` | `Conflict` | no |
 //! | `API_ERROR`, `EXTERNAL_VENDOR_ERROR`, 5xx | `Unavailable` | yes |
-//! | `NOT_FOUND`, 404 | `NotFound` | no |
-//! | `REFUND_ERROR`, `MERCHANT_SUBSCRIPTION_ERROR`, a state code (`DELAYED_TRANSACTION_*`, …) | `FailedPrecondition` | no |
-//! | an error about the location | `Internal`: check `INTEG_SQUARE_LOCATION_ID` | no |
-//! | other `INVALID_REQUEST_ERROR` | `InvalidArgument` naming our field for Square's `field` | no |
-//! | a body that is not Square's | by HTTP status ([`integ_core::http::status_error`]) | per status |
+//! | any error whose `field` is `location_id`, `LOCATION_MISMATCH` | `Internal` | no |
+//! | 404, or `NOT_FOUND` without a field | `NotFound` | no |
+//! | `REFUND_ERROR`, `MERCHANT_SUBSCRIPTION_ERROR`, a state code | `FailedPrecondition` | no |
+//! | other `INVALID_REQUEST_ERROR` (`NOT_FOUND` of a field too) | `InvalidArgument` | no |
+//! | a body that is not Square's | by status ([`integ_core::http::status_error`]) | per status |
+//!
+//! A decline's provider code is Square's code. `ProviderAuth` and `Internal` name the setting
+//! to check (`INTEG_SQUARE_ACCESS_TOKEN`, `INTEG_SQUARE_LOCATION_ID`): they need an operator.
+//! An `InvalidArgument` names our request field for Square's `field`. The state codes are
+//! `DELAYED_TRANSACTION_*` (completing or canceling a payment that is no longer APPROVED) and
+//! those of refunds and used card tokens listed in `STATE_CODES`.
 //!
 //! Square's `detail` is never passed on (it is not even read: see `wire.rs`): it may quote a
 //! value that was sent. Our messages are fixed text plus Square's documented codes and field
@@ -46,7 +52,7 @@ const STATE_CODES: &[&str] = &[
 ];
 
 /// Codes that name our configured location rather than anything the caller sent.
-const LOCATION_CODES: &[&str] = &["INVALID_LOCATION", "LOCATION_MISMATCH"];
+const LOCATION_CODES: &[&str] = &["LOCATION_MISMATCH"];
 
 /// Classifies a non-2xx answer from its status, headers and body.
 pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
@@ -80,7 +86,8 @@ fn from_error(status: StatusCode, e: &SquareError) -> Error {
         ),
         (403, _) => Error::new(
             Kind::ProviderAuth,
-            "the square access token (INTEG_SQUARE_ACCESS_TOKEN) lacks a permission this call needs",
+            "the square access token lacks a permission this call needs; \
+             check INTEG_SQUARE_ACCESS_TOKEN",
         ),
         (429, _) | (_, "RATE_LIMIT_ERROR") => {
             Error::new(Kind::RateLimited, "square is throttling requests")
@@ -92,15 +99,17 @@ fn from_error(status: StatusCode, e: &SquareError) -> Error {
         (500..=599, _) | (_, "API_ERROR" | "EXTERNAL_VENDOR_ERROR") => {
             Error::new(Kind::Unavailable, "square failed to process the request")
         }
-        (404, _) => Error::new(Kind::NotFound, "square has no such object"),
-        _ if code == "NOT_FOUND" => Error::new(Kind::NotFound, "square has no such object"),
-        (_, "REFUND_ERROR" | "MERCHANT_SUBSCRIPTION_ERROR") => precondition(code),
-        _ if STATE_CODES.contains(&code) => precondition(code),
         _ if LOCATION_CODES.contains(&code) || field == "location_id" => Error::new(
             Kind::Internal,
             format!("square refused the location ({code}); check INTEG_SQUARE_LOCATION_ID"),
         )
         .retryable(false),
+        (404, _) => Error::new(Kind::NotFound, "square has no such object"),
+        _ if code == "NOT_FOUND" && field.is_empty() => {
+            Error::new(Kind::NotFound, "square has no such object")
+        }
+        (_, "REFUND_ERROR" | "MERCHANT_SUBSCRIPTION_ERROR") => precondition(code),
+        _ if STATE_CODES.contains(&code) => precondition(code),
         (_, "INVALID_REQUEST_ERROR") => invalid(code, field),
         _ => integ_core::http::status_error(NAME, status, None),
     };
@@ -196,7 +205,8 @@ mod tests {
             .map(|f| format!(r#","field":"{f}""#))
             .unwrap_or_default();
         format!(
-            r#"{{"errors":[{{"category":"{category}","code":"{code}","detail":"canary detail"{field}}}]}}"#
+            r#"{{"errors":[{{"category":"{category}","code":"{code}",
+                "detail":"canary detail"{field}}}]}}"#
         )
     }
 
@@ -291,7 +301,7 @@ mod tests {
             (
                 400,
                 "INVALID_REQUEST_ERROR",
-                "INVALID_LOCATION",
+                "LOCATION_MISMATCH",
                 Kind::Internal,
                 false,
             ),
@@ -359,6 +369,18 @@ mod tests {
                 (Kind::InvalidArgument, Some(ours))
             );
         }
+        let e = check(
+            400,
+            &one(
+                "INVALID_REQUEST_ERROR",
+                "NOT_FOUND",
+                Some("plan_variation_id"),
+            ),
+        );
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (Kind::InvalidArgument, Some("price_id"))
+        );
         let e = check(400, &one("INVALID_REQUEST_ERROR", "BAD_REQUEST", None));
         assert_eq!(e.field.as_deref(), Some("request"));
         let e = check(

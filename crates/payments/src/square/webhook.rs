@@ -114,7 +114,8 @@ mod tests {
 
     fn event(kind: &str, data_type: &str, id: &str, object: &str) -> String {
         format!(
-            r#"{{"merchant_id":"ML1","type":"{kind}","event_id":"6a8f5f28-54a1-4eb0-a98a-3111513fd4fc",
+            r#"{{"merchant_id":"ML1","type":"{kind}",
+                "event_id":"6a8f5f28-54a1-4eb0-a98a-3111513fd4fc",
                 "created_at":"2023-11-14T22:13:20.000Z",
                 "data":{{"type":"{data_type}","id":"{id}","object":{{"{data_type}":{object}}}}}}}"#
         )
