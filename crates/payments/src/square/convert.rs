@@ -2,8 +2,8 @@
 //!
 //! Amounts keep their minor units and Square's upper-case currency. Times are RFC 3339
 //! (`created_at`, `updated_at`) or calendar dates (a subscription's `YYYY-MM-DD` dates, read
-//! as midnight UTC). Square has no metadata, so every object comes back with none; the
-//! service keeps the caller's labels on its own record.
+//! as midnight UTC). Square has no metadata, so every object comes back with none (the
+//! contract's promise to keep labels on integ's own record is the service's to keep).
 //!
 //! | Square payment | ours |
 //! |---|---|

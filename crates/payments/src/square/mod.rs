@@ -13,9 +13,9 @@
 //! card id, completed at once for IMMEDIATE capture (`autocomplete`) or held APPROVED for
 //! MANUAL capture. The refund note is sent as Square's refund reason.
 //!
-//! What it does not do, because Square does not: partial capture, payouts, metadata (kept on
-//! integ's own record only), subscription quantities above 1, or canceling a subscription
-//! before the end of its period. Those answer `UNIMPLEMENTED` with reason `UNSUPPORTED` and
+//! What it does not do, because Square does not: partial capture, payouts, metadata (never
+//! sent; Square's objects come back without it), subscription quantities above 1, or
+//! canceling a subscription before the end of its period. Those answer `UNIMPLEMENTED` with reason `UNSUPPORTED` and
 //! are false in [`Capabilities`]. `return_url` is ignored. Retries, timeouts and the breaker
 //! wrap it from outside.
 
