@@ -15,9 +15,9 @@
 //!
 //! What it does not do, because Square does not: partial capture, payouts, metadata (never
 //! sent; Square's objects come back without it), subscription quantities above 1, or
-//! canceling a subscription before the end of its period. Those answer `UNIMPLEMENTED` with reason `UNSUPPORTED` and
-//! are false in [`Capabilities`]. `return_url` is ignored. Retries, timeouts and the breaker
-//! wrap it from outside.
+//! canceling a subscription before the end of its period. Those answer `UNIMPLEMENTED` with
+//! reason `UNSUPPORTED`, and the first two are false in [`Capabilities`]. `return_url` is
+//! ignored. Retries, timeouts and the breaker wrap it from outside.
 
 mod client;
 mod config;
