@@ -25,8 +25,9 @@ cargo="${CARGO:-cargo}"
 # provider, then the spec files its driver takes (one Prism each, in this order).
 declare -A spec_files=(
   [stripe]="stripe-spec3.payments-subset.json"
+  [square]="square-api.local.json"
 )
-order=(stripe)
+order=(stripe square)
 
 wanted=("$@")
 if [[ ${#wanted[@]} -eq 0 ]]; then

@@ -17,6 +17,7 @@ mod payments;
 mod paypal;
 mod replicas;
 mod secrets;
+mod square;
 mod storage;
 mod stripe;
 mod webhooks;

@@ -31,6 +31,17 @@ fn unix_now() -> u64 {
 
 /// The headers the official SDK of `scheme` ("standard" or "stripe") sends for `body`.
 pub fn sdk_sign(scheme: &str, secret: &str, body: &str, timestamp: u64) -> Vec<(String, String)> {
+    signer(&[scheme, secret], body, &timestamp.to_string())
+}
+
+/// The `x-square-hmacsha256-signature` header for `body` sent to `notification_url`, checked
+/// by Square's own SDK (`WebhooksHelper.verifySignature`) before it is returned.
+pub fn square_sign(key: &str, notification_url: &str, body: &str) -> Vec<(String, String)> {
+    signer(&["square", key], body, notification_url)
+}
+
+/// Runs `tests/signers/sign.mjs <args…> <body file> <last>` and reads the headers it prints.
+fn signer(args: &[&str], body: &str, last: &str) -> Vec<(String, String)> {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         let status = Command::new("bash")
@@ -43,9 +54,9 @@ pub fn sdk_sign(scheme: &str, secret: &str, body: &str, timestamp: u64) -> Vec<(
     let file = tempfile_with(body);
     let output = Command::new("node")
         .arg("tests/signers/sign.mjs")
-        .args([scheme, secret])
+        .args(args)
         .arg(&file)
-        .arg(timestamp.to_string())
+        .arg(last)
         .current_dir(repo_root())
         .output()
         .expect("node runs the official signers");

@@ -4,12 +4,15 @@
 //
 // Usage:
 //   node tests/signers/sign.mjs <stripe|standard> <secret> <body-file> [unix-seconds]
+//   node tests/signers/sign.mjs square <signature-key> <body-file> <notification-url>
 //
-// The timestamp defaults to now. The SDKs take the payload as text, so the body file is read as
+// The timestamp defaults to now. Square signs no timestamp but the notification URL, and its
+// SDK only verifies: the mode computes the HMAC with node's crypto, then has the official
+// `square` package's WebhooksHelper check it, and fails if the SDK refuses it. The SDKs take the payload as text, so the body file is read as
 // UTF-8. The modules come from tools/node_modules: run scripts/node-tools.sh first.
 // Exit codes: 0 with the headers on stdout; 64 on bad usage; 1 when the SDK fails.
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -18,6 +21,7 @@ const require = createRequire(new URL('../../tools/package.json', import.meta.ur
 function usage(problem) {
   process.stderr.write(`sign.mjs: ${problem}\n`);
   process.stderr.write('usage: node sign.mjs <stripe|standard> <secret> <body-file> [unix-seconds]\n');
+  process.stderr.write('       node sign.mjs square <signature-key> <body-file> <notification-url>\n');
   process.exit(64);
 }
 
@@ -42,12 +46,41 @@ function standard(secret, payload, timestamp) {
   };
 }
 
+// Square: base64 HMAC-SHA256 of the notification URL followed by the body, which the SDK must
+// accept as Square's own signature.
+async function square(signatureKey, payload, notificationUrl) {
+  const { WebhooksHelper } = require('square');
+  const signature = createHmac('sha256', signatureKey)
+    .update(notificationUrl + payload)
+    .digest('base64');
+  const accepted = await WebhooksHelper.verifySignature({
+    requestBody: payload,
+    signatureHeader: signature,
+    signatureKey,
+    notificationUrl,
+  });
+  if (accepted !== true) {
+    process.stderr.write('sign.mjs: the square SDK refused the signature\n');
+    process.exit(1);
+  }
+  return { 'x-square-hmacsha256-signature': signature };
+}
+
 const signers = { stripe, standard };
 
-function main(argv) {
+async function main(argv) {
   const [scheme, secret, bodyFile, when] = argv;
   if (argv.length < 3 || argv.length > 4) {
     usage('expected three or four arguments');
+  }
+  if (scheme === 'square') {
+    if (when === undefined) {
+      usage('square needs the notification URL as its fourth argument');
+    }
+    const payload = readFileSync(bodyFile, 'utf8');
+    const headers = await square(secret, payload, when);
+    process.stdout.write(`${JSON.stringify(headers)}\n`);
+    return;
   }
   const signer = signers[scheme];
   if (signer === undefined) {
@@ -63,4 +96,7 @@ function main(argv) {
   process.stdout.write(`${JSON.stringify(headers)}\n`);
 }
 
-main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((error) => {
+  process.stderr.write(`sign.mjs: ${error.message}\n`);
+  process.exit(1);
+});

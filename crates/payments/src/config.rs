@@ -7,10 +7,11 @@ use integ_core::family::FamilyConfig;
 use integ_core::server::{Family, ServerConfig};
 
 use crate::paypal::PaypalConfig;
+use crate::square::SquareConfig;
 use crate::stripe::StripeConfig;
 
 /// The providers this build offers.
-pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe", "paypal"];
+pub const KNOWN_PROVIDERS: &[&str] = &["sandbox", "stripe", "square", "paypal"];
 
 /// Validated settings of the payments adapter: the family's, and each configured provider's.
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct Config {
     pub family: FamilyConfig,
     /// Stripe's settings, when `stripe` is one of `INTEG_PAYMENTS_PROVIDERS`.
     pub stripe: Option<StripeConfig>,
+    /// Square's settings, when `square` is one of `INTEG_PAYMENTS_PROVIDERS`.
+    pub square: Option<SquareConfig>,
     /// PayPal's settings, when `paypal` is one of `INTEG_PAYMENTS_PROVIDERS`.
     pub paypal: Option<PaypalConfig>,
 }
@@ -33,6 +36,11 @@ pub fn load(env: &Env) -> Result<Config, ConfigError> {
     } else {
         None
     };
+    let square = if configured(crate::square::NAME) {
+        Some(SquareConfig::from_env(env)?)
+    } else {
+        None
+    };
     let paypal = if configured(crate::paypal::NAME) {
         Some(PaypalConfig::from_env(env)?)
     } else {
@@ -41,6 +49,7 @@ pub fn load(env: &Env) -> Result<Config, ConfigError> {
     Ok(Config {
         family,
         stripe,
+        square,
         paypal,
     })
 }
@@ -86,5 +95,19 @@ mod tests {
         env.set("INTEG_PAYPAL_CLIENT_ID", "AYclient");
         env.set("INTEG_PAYPAL_CLIENT_SECRET", "EOsecret");
         assert!(load(&env).unwrap().paypal.is_some());
+    }
+
+    #[test]
+    fn square_settings_are_read_only_when_square_is_configured() {
+        let mut env = Env::from_pairs([("INTEG_DATA_DIR", "/tmp/integ-config-test")]);
+        env.set("INTEG_SQUARE_ACCESS_TOKEN", "EAAAl-config-token");
+        assert!(load(&env).unwrap().square.is_none());
+        env.set("INTEG_PAYMENTS_PROVIDERS", "square,stripe");
+        env.set("INTEG_STRIPE_API_KEY", "sk_test_config");
+        assert_eq!(load(&env).unwrap_err().key, "INTEG_SQUARE_LOCATION_ID");
+        env.set("INTEG_SQUARE_LOCATION_ID", "L88917AVBK2S5");
+        let config = load(&env).unwrap();
+        assert_eq!(config.square.unwrap().location_id, "L88917AVBK2S5");
+        assert!(config.stripe.is_some());
     }
 }

@@ -6,6 +6,7 @@
 //! - [`provider`]: the family trait every provider implements, and its capabilities.
 //! - [`sandbox`]: the provider that needs no account.
 //! - [`stripe`]: Stripe's REST API and webhooks.
+//! - [`square`]: Square's REST API and webhooks.
 //! - [`paypal`]: PayPal's REST APIs (Orders, Payments, Subscriptions, Payouts) and webhooks.
 //! - `service`: the gRPC service: validation, idempotency, id translation.
 //!
@@ -17,6 +18,7 @@ pub mod paypal;
 pub mod provider;
 pub mod sandbox;
 mod service;
+pub mod square;
 pub mod stripe;
 
 use std::future::Future;
@@ -46,6 +48,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             adapter.webhooks.add(stripe::NAME, "", source);
         }
         offered.push(Arc::new(stripe));
+    }
+    if let Some(square) = config.square.clone().map(square::Square::new) {
+        if let Some(source) = square.webhook_source() {
+            adapter.webhooks.add(square::NAME, "", source);
+        }
+        offered.push(Arc::new(square));
     }
     if let Some(paypal) = config.paypal.clone().map(paypal::Paypal::new) {
         if let Some(source) = paypal.webhook_source(tolerance) {

@@ -13,6 +13,7 @@
 
 pub mod fake;
 pub mod fake_paypal;
+pub mod fake_square;
 pub mod fake_stripe;
 pub mod postgres;
 

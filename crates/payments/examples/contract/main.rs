@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run -p integ-payments --example contract -- stripe http://127.0.0.1:4010
+//! cargo run -p integ-payments --example contract -- square http://127.0.0.1:4011
 //! ```
 //!
 //! Every operation of the provider is called once. The provider talks to a recording proxy in
@@ -15,6 +16,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)] // A CLI check.
 
 mod proxy;
+mod square;
 mod stripe;
 
 use std::process::ExitCode;
@@ -25,7 +27,7 @@ use anyhow::{Result, bail};
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((provider, prisms)) = args.split_first() else {
-        eprintln!("usage: contract <stripe> <prism base URL>...");
+        eprintln!("usage: contract <stripe|square> <prism base URL>...");
         return ExitCode::from(64);
     };
     let prisms: Vec<String> = prisms
@@ -54,6 +56,7 @@ async fn run(provider: &str, prisms: &[String]) -> Result<usize> {
     };
     match provider {
         "stripe" => stripe::check(prism).await,
+        "square" => square::check(prism).await,
         other => bail!("no contract check for {other:?}"),
     }
 }

@@ -1,5 +1,9 @@
 //! The recording proxy between a provider under check and Prism, and the judge of each
 //! operation's requests.
+//!
+//! Only violations of the request count. Prism also reports where its own answer (a spec
+//! example) breaks the spec's response schema, with a location starting at `response`; those
+//! say nothing about what the provider sent and are left out.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -160,7 +164,7 @@ async fn forward(
             let violations = response
                 .headers()
                 .get("sl-violations")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                .and_then(|v| about_the_request(v.as_bytes()));
             (
                 status,
                 violations,
@@ -184,4 +188,18 @@ async fn forward(
         .headers_mut()
         .insert("content-type", "application/json".parse().unwrap());
     response
+}
+
+/// The violations Prism listed about the request, or `None` when there are none. A list that
+/// cannot be read is kept whole, so that nothing is hidden by accident.
+fn about_the_request(header: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(header).into_owned();
+    let Ok(Value::Array(all)) = serde_json::from_str::<Value>(&text) else {
+        return Some(text);
+    };
+    let kept: Vec<Value> = all
+        .into_iter()
+        .filter(|v| v.pointer("/location/0").and_then(Value::as_str) != Some("response"))
+        .collect();
+    (!kept.is_empty()).then(|| Value::Array(kept).to_string())
 }
