@@ -26,8 +26,9 @@ cargo="${CARGO:-cargo}"
 declare -A spec_files=(
   [stripe]="stripe-spec3.payments-subset.json"
   [square]="square-api.local.json"
+  [paypal]="paypal-checkout_orders_v2.local.json paypal-payments_payment_v2.local.json"
 )
-order=(stripe square)
+order=(stripe square paypal)
 
 wanted=("$@")
 if [[ ${#wanted[@]} -eq 0 ]]; then

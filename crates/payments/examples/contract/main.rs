@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run -p integ-payments --example contract -- stripe http://127.0.0.1:4010
 //! cargo run -p integ-payments --example contract -- square http://127.0.0.1:4011
+//! cargo run -p integ-payments --example contract -- paypal http://127.0.0.1:4012 http://127.0.0.1:4013
 //! ```
 //!
 //! Every operation of the provider is called once. The provider talks to a recording proxy in
@@ -15,6 +16,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)] // A CLI check.
 
+mod paypal;
 mod proxy;
 mod square;
 mod stripe;
@@ -27,7 +29,7 @@ use anyhow::{Result, bail};
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((provider, prisms)) = args.split_first() else {
-        eprintln!("usage: contract <stripe|square> <prism base URL>...");
+        eprintln!("usage: contract <stripe|square|paypal> <prism base URL>...");
         return ExitCode::from(64);
     };
     let prisms: Vec<String> = prisms
@@ -51,12 +53,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(provider: &str, prisms: &[String]) -> Result<usize> {
-    let [prism] = prisms else {
-        bail!("{provider} takes one Prism URL");
-    };
-    match provider {
-        "stripe" => stripe::check(prism).await,
-        "square" => square::check(prism).await,
-        other => bail!("no contract check for {other:?}"),
+    match (provider, prisms) {
+        ("stripe", [prism]) => stripe::check(prism).await,
+        ("square", [prism]) => square::check(prism).await,
+        ("paypal", [orders, payments]) => paypal::check(orders, payments).await,
+        ("stripe" | "square", _) => bail!("{provider} takes one Prism URL"),
+        ("paypal", _) => bail!("paypal takes two Prism URLs: Orders v2, then Payments v2"),
+        (other, _) => bail!("no contract check for {other:?}"),
     }
 }

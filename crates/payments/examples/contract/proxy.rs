@@ -30,7 +30,7 @@ pub struct Routes {
     /// matches none goes to the first Prism.
     pub prisms: Vec<(String, String)>,
     /// Paths the proxy answers itself (with this status and body) because no spec covers them,
-    /// such as an OAuth token endpoint. They are not judged.
+    /// such as an OAuth token endpoint. They are not judged. [`Check::answer`] adds more.
     pub canned: Vec<(String, u16, Value)>,
     /// Rewrites a body before Prism sees it (for a reading of the encoding Prism lacks).
     pub rewrite: fn(&[u8]) -> Vec<u8>,
@@ -49,6 +49,7 @@ impl Routes {
 
 struct Proxy {
     routes: Routes,
+    canned: Mutex<Vec<(String, u16, Value)>>,
     http: reqwest::Client,
     seen: Mutex<Vec<Exchange>>,
 }
@@ -66,6 +67,7 @@ impl Check {
     /// Starts the proxy on a free loopback port.
     pub async fn start(routes: Routes) -> Result<Self> {
         let proxy = Arc::new(Proxy {
+            canned: Mutex::new(routes.canned.clone()),
             routes,
             http: reqwest::Client::new(),
             seen: Mutex::new(Vec::new()),
@@ -81,6 +83,15 @@ impl Check {
             url,
             failures: 0,
         })
+    }
+
+    /// Answers `path` with `status` and `body` from now on, without asking Prism: the state an
+    /// operation starts from, where the spec's example is in another state (an order the payer
+    /// has approved). Such answers are not judged.
+    pub fn answer(&self, path: &str, status: u16, body: Value) {
+        let mut canned = self.proxy.canned.lock().unwrap();
+        canned.retain(|(p, _, _)| p != path);
+        canned.push((path.to_owned(), status, body));
     }
 
     /// Runs one operation and judges the requests it made.
@@ -134,9 +145,16 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let path = uri.path();
-    if let Some((_, status, answer)) = proxy.routes.canned.iter().find(|(p, _, _)| p == path) {
-        let status = StatusCode::from_u16(*status).unwrap();
-        return (status, axum::Json(answer.clone())).into_response();
+    let canned = proxy
+        .canned
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _, _)| p == path)
+        .cloned();
+    if let Some((_, status, answer)) = canned {
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, axum::Json(answer)).into_response();
     }
     let prism = proxy
         .routes
@@ -190,16 +208,28 @@ async fn forward(
     response
 }
 
-/// The violations Prism listed about the request, or `None` when there are none. A list that
-/// cannot be read is kept whole, so that nothing is hidden by accident.
+/// The violations Prism listed about the request, or `None` when there are none. Prism
+/// writes a JSON list, or `Too many violations! ` and a list cut short; each entry has a
+/// `"location":["<where>", …]`, and those located at `response` are left out. A list whose
+/// locations cannot be read is kept whole, so that nothing is hidden by accident.
 fn about_the_request(header: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(header).into_owned();
-    let Ok(Value::Array(all)) = serde_json::from_str::<Value>(&text) else {
-        return Some(text);
-    };
-    let kept: Vec<Value> = all
-        .into_iter()
-        .filter(|v| v.pointer("/location/0").and_then(Value::as_str) != Some("response"))
+    let list = text.strip_prefix("Too many violations! ").unwrap_or(&text);
+    if let Ok(Value::Array(all)) = serde_json::from_str::<Value>(list) {
+        let kept: Vec<Value> = all
+            .into_iter()
+            .filter(|v| v.pointer("/location/0").and_then(Value::as_str) != Some("response"))
+            .collect();
+        return (!kept.is_empty()).then(|| Value::Array(kept).to_string());
+    }
+    let marker = "\"location\":[\"";
+    let places: Vec<&str> = list
+        .split(marker)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
         .collect();
-    (!kept.is_empty()).then(|| Value::Array(kept).to_string())
+    if places.is_empty() || places.iter().any(|p| *p != "response") {
+        return Some(text);
+    }
+    None
 }
