@@ -9,6 +9,7 @@
 )]
 
 mod config;
+mod conformance;
 mod events;
 mod health;
 mod identity;

@@ -642,7 +642,6 @@ impl PaymentsService for Payments {
                     .as_ref()
                     .ok_or_else(|| Error::invalid("amount", "amount is required"))?;
                 money::validate("amount", amount.amount_minor, &amount.currency)?;
-                required("destination", &req.destination)?;
                 let served = self
                     .call(
                         &req.provider,

@@ -289,6 +289,12 @@ pub fn cancel_subscription_request(id: &str) -> Result<PaypalRequest> {
 /// `POST /v1/payments/payouts` of one item. The idempotency key is also the sender batch id,
 /// which PayPal refuses to pay twice within 30 days.
 pub fn create_payout_request(r: &CreatePayoutRequest, key: &str) -> Result<PaypalRequest> {
+    if r.destination.trim().is_empty() {
+        return Err(Error::invalid(
+            "destination",
+            "destination is required at paypal: the receiver's email address or payer id",
+        ));
+    }
     let money = r.amount.clone().unwrap_or_default();
     let value = decimal(&money)?;
     let recipient = if r.destination.contains('@') {
@@ -628,6 +634,12 @@ mod tests {
             b["items"][0]["amount"],
             json!({"value": "7.00", "currency": "USD"})
         );
+        let nowhere = CreatePayoutRequest {
+            amount: Some(money(700, "USD")),
+            ..Default::default()
+        };
+        let e = create_payout_request(&nowhere, "integ-abc").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("destination"));
     }
 
     #[test]

@@ -125,6 +125,15 @@ fn not_now(what: &str) -> Error {
     .with_provider(NAME)
 }
 
+/// What PayPal offers through the contract.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    partial_capture: true,
+    customers: false,
+    subscriptions: true,
+    payouts: true,
+    payer_approval: true,
+};
+
 #[async_trait]
 impl PaymentsProvider for Paypal {
     fn name(&self) -> &'static str {
@@ -132,13 +141,7 @@ impl PaymentsProvider for Paypal {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            partial_capture: true,
-            customers: false,
-            subscriptions: true,
-            payouts: true,
-            payer_approval: true,
-        }
+        CAPABILITIES
     }
 
     async fn create_payment(

@@ -105,6 +105,15 @@ pub(crate) fn refused(code: &str, message: &str) -> Error {
         .with_provider_code(code)
 }
 
+/// What the sandbox offers through the contract.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    partial_capture: true,
+    customers: true,
+    subscriptions: true,
+    payouts: true,
+    payer_approval: false,
+};
+
 #[async_trait]
 impl PaymentsProvider for Sandbox {
     fn name(&self) -> &'static str {
@@ -112,13 +121,7 @@ impl PaymentsProvider for Sandbox {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            partial_capture: true,
-            customers: true,
-            subscriptions: true,
-            payouts: true,
-            payer_approval: false,
-        }
+        CAPABILITIES
     }
 
     async fn create_payment(

@@ -153,6 +153,15 @@ impl Square {
     }
 }
 
+/// What Square offers through the contract.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    partial_capture: false,
+    customers: true,
+    subscriptions: true,
+    payouts: false,
+    payer_approval: false,
+};
+
 #[async_trait]
 impl PaymentsProvider for Square {
     fn name(&self) -> &'static str {
@@ -160,13 +169,7 @@ impl PaymentsProvider for Square {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            partial_capture: false,
-            customers: true,
-            subscriptions: true,
-            payouts: false,
-            payer_approval: false,
-        }
+        CAPABILITIES
     }
 
     async fn create_payment(

@@ -75,6 +75,15 @@ impl Stripe {
     }
 }
 
+/// What Stripe offers through the contract.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    partial_capture: true,
+    customers: true,
+    subscriptions: true,
+    payouts: true,
+    payer_approval: false,
+};
+
 #[async_trait]
 impl PaymentsProvider for Stripe {
     fn name(&self) -> &'static str {
@@ -82,13 +91,7 @@ impl PaymentsProvider for Stripe {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            partial_capture: true,
-            customers: true,
-            subscriptions: true,
-            payouts: true,
-            payer_approval: false,
-        }
+        CAPABILITIES
     }
 
     async fn create_payment(
