@@ -75,3 +75,51 @@ async fn unreadable_secret_files_exit_64() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn missing_required_keys_exit_64_naming_them() {
+    let stripe = Start::new("payments").env("INTEG_PAYMENTS_PROVIDERS", "stripe");
+    refused(stripe, "INTEG_STRIPE_API_KEY").await;
+    let square = Start::new("payments")
+        .env("INTEG_PAYMENTS_PROVIDERS", "square")
+        .env("INTEG_SQUARE_ACCESS_TOKEN", "EAAAl-token-canary");
+    let stderr = refused(square, "INTEG_SQUARE_LOCATION_ID").await;
+    assert!(!stderr.contains("canary"), "{stderr}");
+    let paypal = Start::new("payments").env("INTEG_PAYMENTS_PROVIDERS", "sandbox,paypal");
+    refused(paypal, "INTEG_PAYPAL_CLIENT_ID").await;
+}
+
+#[tokio::test]
+async fn an_otlp_endpoint_over_tls_is_refused_and_one_over_http_runs() {
+    refused(
+        Start::new("payments").env("INTEG_OTLP_ENDPOINT", "https://otel.example.com:4317"),
+        "INTEG_OTLP_ENDPOINT",
+    )
+    .await;
+    // No collector listens there: export fails quietly, the adapter serves and drains.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let adapter = Start::new("payments")
+        .env("INTEG_OTLP_ENDPOINT", endpoint)
+        .spawn()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(adapter.channel().await);
+    let answer = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        answer.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(adapter.terminate().await, Some(0));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}

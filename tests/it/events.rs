@@ -312,3 +312,32 @@ async fn an_event_answered_2xx_survives_kill_9_and_is_delivered_after_restart() 
     );
     assert_eq!(got[0].event.as_ref().unwrap().r#type, "payment.succeeded");
 }
+
+#[tokio::test]
+async fn an_open_stream_ends_at_shutdown_and_does_not_hold_up_the_drain() {
+    let mut adapter = Start::new("payments").spawn().await.unwrap();
+    let mut consumer = consume(adapter.channel().await, "drain", &["payment."], 60).await;
+    pay(&adapter, 1700).await;
+    let leased = consumer.take(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        leased.len(),
+        1,
+        "an unacknowledged event is held by the stream"
+    );
+
+    let started = std::time::Instant::now();
+    adapter.signal_term();
+    let ended = tokio::time::timeout(Duration::from_secs(3), consumer.rx.message())
+        .await
+        .expect("the stream ends when shutdown begins");
+    let status = ended.expect_err("it ends with a status the consumer can act on");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(adapter.wait().await, Some(0));
+    // The testkit's grace is 5 s; a stream that held the drain up would take all of it.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(adapter.logs().iter().any(|l| l.contains("drained")));
+}

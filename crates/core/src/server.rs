@@ -266,7 +266,7 @@ pub async fn serve(
         config.events.retention,
         stop_rx.clone(),
     ));
-    let events = crate::events::service::Events::new(queue, notify);
+    let events = crate::events::service::Events::new(queue, notify, stop_rx.clone());
     let grpc_routes = adapter.grpc.add_service(
         integ_proto::events::v1::events_service_server::EventsServiceServer::new(events),
     );
@@ -353,6 +353,8 @@ async fn upkeep(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks: u64 = 0;
+    // Providers with a backlog at the last look: when theirs empties, their gauges go to 0.
+    let mut backlogged: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         if ticks.is_multiple_of(40) {
             let cutoff = crate::store::now_ms()
@@ -366,12 +368,21 @@ async fn upkeep(
         }
         if let Ok(backlog) = queue.backlog().await {
             let now = crate::store::now_ms();
+            let mut current = std::collections::HashSet::new();
             for (provider, depth, oldest) in backlog {
                 metrics::gauge!("integ_events_queue_depth", "provider" => provider.clone())
                     .set(depth as f64);
-                metrics::gauge!("integ_events_oldest_age_seconds", "provider" => provider)
+                metrics::gauge!("integ_events_oldest_age_seconds", "provider" => provider.clone())
                     .set((now - oldest).max(0) as f64 / 1000.0);
+                current.insert(provider);
             }
+            for provider in backlogged.difference(&current) {
+                metrics::gauge!("integ_events_queue_depth", "provider" => provider.clone())
+                    .set(0.0);
+                metrics::gauge!("integ_events_oldest_age_seconds", "provider" => provider.clone())
+                    .set(0.0);
+            }
+            backlogged = current;
         }
         ticks += 1;
         tokio::select! {
@@ -488,24 +499,35 @@ where
             return ExitCode::from(EXIT_CONFIG as u8);
         }
     };
-    telemetry::init(&config.as_ref().telemetry, family.name());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(error) => {
-            tracing::error!(%error, "cannot start the async runtime");
+            report_startup_error(family, &error);
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, Box::pin(shutdown_signal()))) {
+    // Inside the runtime: the OTLP exporter spawns its connection and batching tasks.
+    runtime.block_on(async { telemetry::init(&config.as_ref().telemetry, family.name()) });
+    let code = match runtime.block_on(run(config, Box::pin(shutdown_signal()))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = %error, "adapter stopped with an error");
             ExitCode::FAILURE
         }
-    }
+    };
+    runtime.block_on(async { telemetry::shutdown() });
+    code
+}
+
+#[allow(clippy::print_stderr)] // Logging is not set up yet.
+fn report_startup_error(family: Family, error: &std::io::Error) {
+    eprintln!(
+        "integ-{}: cannot start the async runtime: {error}",
+        family.name()
+    );
 }
 
 #[allow(clippy::print_stderr)] // Before logging exists, stderr is the only channel.

@@ -53,10 +53,19 @@ impl TelemetryConfig {
                 "must be a tracing filter such as info or integ_core=debug",
             ));
         }
+        let otlp_endpoint = env.optional_url("INTEG_OTLP_ENDPOINT")?;
+        // The exporter is built without TLS: a collector is reached over plain gRPC, as a
+        // sidecar or an in-cluster service is.
+        if otlp_endpoint.as_ref().is_some_and(|u| u.scheme() != "http") {
+            return Err(ConfigError::new(
+                "INTEG_OTLP_ENDPOINT",
+                "must be an http:// URL of an OTLP/gRPC collector (TLS is not supported)",
+            ));
+        }
         Ok(Self {
             filter,
             format,
-            otlp_endpoint: env.optional_url("INTEG_OTLP_ENDPOINT")?,
+            otlp_endpoint,
         })
     }
 }
@@ -110,8 +119,21 @@ where
         )
         .build();
     let tracer = provider.tracer(service);
+    let _ = TRACER_PROVIDER.set(provider.clone());
     opentelemetry::global::set_tracer_provider(provider);
     Some(tracing_opentelemetry::layer().with_tracer(tracer))
+}
+
+/// The trace pipeline, when OTLP export is on, so that [`shutdown`] can flush it.
+static TRACER_PROVIDER: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = OnceLock::new();
+
+/// Sends the spans still buffered and stops the trace pipeline; a no-op without OTLP.
+pub fn shutdown() {
+    if let Some(provider) = TRACER_PROVIDER.get()
+        && let Err(error) = provider.shutdown()
+    {
+        tracing::warn!(%error, "traces could not be flushed at shutdown");
+    }
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

@@ -236,7 +236,13 @@ impl Queue {
                 event_id,
                 "event moved to dead letters after its last attempt"
             );
-            metrics::counter!("integ_events_dead_lettered_total").increment(1);
+            // Rare enough that reading the event for its provider costs nothing that matters.
+            let provider = match self.event(event_id).await {
+                Ok(Some(stored)) => stored.event.provider,
+                _ => String::new(),
+            };
+            metrics::counter!("integ_events_dead_lettered_total", "provider" => provider)
+                .increment(1);
         }
         Ok(())
     }

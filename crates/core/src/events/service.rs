@@ -10,12 +10,12 @@ use base64::Engine;
 use futures_util::Stream;
 use integ_proto::events::v1::events_service_server::EventsService;
 use integ_proto::events::v1::*;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::queue::{Group, Queue};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::family::{self, Reply, reply, required, std_duration, timestamp_ms, timestamp_to_ms};
 
 /// How often a stream looks for work when nothing woke it (other replicas' inserts, expired
@@ -31,12 +31,19 @@ const MAX_PER_MESSAGE: usize = 1000;
 pub struct Events {
     queue: Queue,
     notify: Arc<Notify>,
+    stop: watch::Receiver<bool>,
 }
 
 impl Events {
-    /// A service over `queue`, woken by `notify` when events arrive.
-    pub fn new(queue: Queue, notify: Arc<Notify>) -> Self {
-        Self { queue, notify }
+    /// A service over `queue`, woken by `notify` when events arrive. When `stop` turns true
+    /// (shutdown), every open stream gives its leases back and ends with `UNAVAILABLE`, so
+    /// that its consumer reconnects to another replica and the drain does not wait for it.
+    pub fn new(queue: Queue, notify: Arc<Notify>, stop: watch::Receiver<bool>) -> Self {
+        Self {
+            queue,
+            notify,
+            stop,
+        }
     }
 }
 
@@ -107,6 +114,7 @@ type EventStream =
 async fn pump(
     queue: Queue,
     notify: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
     sub: Subscription,
     mut inbound: Streaming<StreamEventsRequest>,
     out: mpsc::Sender<std::result::Result<StreamEventsResponse, Status>>,
@@ -177,12 +185,22 @@ async fn pump(
             () = woken => {}
             () = tokio::time::sleep(POLL) => {}
             () = out.closed() => break,
+            () = stopping(&mut stop) => {
+                let bye = Error::new(Kind::Unavailable, "the server is shutting down; reconnect");
+                let _ = out.send(Err(Status::from(bye))).await;
+                break;
+            }
         }
     }
     let left: Vec<String> = outstanding.into_keys().collect();
     if let Err(e) = queue.release(&sub.group, &left).await {
         tracing::warn!(group = %sub.group, reason = e.kind.reason(), "releasing events of an ended stream failed; they return after their deadline");
     }
+}
+
+/// Resolves once shutdown has begun.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 async fn apply(
@@ -252,6 +270,7 @@ impl EventsService for Events {
         tokio::spawn(pump(
             self.queue.clone(),
             self.notify.clone(),
+            self.stop.clone(),
             sub,
             inbound,
             tx,
