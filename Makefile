@@ -5,7 +5,7 @@
 CARGO ?= cargo
 export CARGO_INCREMENTAL ?= 0
 
-.PHONY: run build test fmt fmt-check clippy lint buf-lint buf-format unit helm-check \
+.PHONY: run build build-all test fmt fmt-check clippy lint buf-lint buf-format unit helm-check \
         contract-check bench bench-quick clean
 
 run: build
@@ -14,7 +14,12 @@ run: build
 build:
 	$(CARGO) build --workspace --bins
 
-test: fmt-check buf-lint clippy build unit helm-check bench-quick
+# Binaries and tests in one build: building them apart would compile the shared dependencies
+# twice, once with and once without the features that test-only dependencies switch on.
+build-all:
+	$(CARGO) build --workspace --all-targets
+
+test: fmt-check buf-lint clippy build-all unit helm-check bench-quick
 	@echo "make test: every check passed"
 
 fmt:
@@ -30,7 +35,7 @@ clippy:
 buf-lint:
 	bash scripts/buf.sh lint
 
-unit: build
+unit: build-all
 	if $(CARGO) nextest --version >/dev/null 2>&1; then $(CARGO) nextest run --workspace --no-fail-fast; else $(CARGO) test --workspace; fi
 	$(CARGO) test --workspace --doc
 
@@ -45,8 +50,8 @@ contract-check:
 # The benchmark suite (see crates/bench): a few minutes, report in target/bench/report.md and
 # report.json. It drives the real adapter binaries, so they are built (release) first.
 bench:
-	$(CARGO) build --release -p integ-payments -p integ-bench
-	$(CARGO) run --release -p integ-bench -- --out target/bench
+	$(CARGO) build --release -p integ-payments -p integ-bench --bins
+	"$${CARGO_TARGET_DIR:-target}/release/integ-bench" --out target/bench
 
 bench-quick:
 	bash scripts/bench-quick.sh

@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite briefly so its code cannot rot; asserts no thresholds.
-# The bench drives the real adapter binaries, found beside its own executable: build them first
-# (a no-op inside `make test`, whose `build` step has built every binary already).
+# The bench drives the real adapter binaries, found beside its own executable. Both come from
+# the workspace build of `make test` (`build-all`); building them here with other package
+# selections would compile their dependencies again with other features.
 set -euo pipefail
 CARGO="${CARGO:-cargo}"
-if [ -d crates/bench ]; then
-  "$CARGO" build -p integ-payments -p integ-bench --bins
-  "$CARGO" run -p integ-bench -- --quick --out "${CARGO_TARGET_DIR:-target}/bench-quick"
-else
-  echo "bench-quick: no benchmark crate yet"
-fi
+target="${CARGO_TARGET_DIR:-target}"
+"$CARGO" build --workspace --all-targets
+"${target}/debug/integ-bench" --quick --out "${target}/bench-quick"

@@ -6,7 +6,10 @@ What it does, in order:
   2. renders each of those value sets and schema-checks every manifest with kubernetes-validate
      (strict) for each Kubernetes minor version from 1.30 to the newest the package knows;
   3. asserts what a schema cannot: probes, ports, shutdown timing, security context, how
-     secrets reach the pods (mounted files only), NetworkPolicy peers, Ingress paths;
+     secrets reach the pods (mounted files only), NetworkPolicy peers, Ingress paths, and that
+     every INTEG_* variable is a key the Rust sources under crates/ read (a *_FILE one only for
+     a setting read as a secret); it also checks the schema's provider and setting names
+     against those sources;
   4. feeds the chart values it must refuse (SQLite with replicas, unknown keys, wrong types,
      pasted secrets) and checks each is refused without the refusal echoing a secret.
 
@@ -61,6 +64,30 @@ CREDENTIAL_VALUE = re.compile(
 )
 CANARY = "CANARY"  # every canary test value contains this marker
 CRD_GROUPS = ("monitoring.coreos.com/",)
+
+# The Rust sources, found from this file (helm/tests/ -> repository root), not from the chart
+# copy INTEG_CHART_DIR may name: the environment names the code reads are scanned from them.
+REPO_ROOT = HERE.parent.parent
+CRATES = REPO_ROOT / "crates"
+# Builds the per-provider resilience keys as format!("{prefix}_{suffix}").
+POLICY_RS = CRATES / "core" / "src" / "resilience" / "policy.rs"
+# The settings the code reads as secrets (Env::secret or Env::required_secret in
+# crates/core/src/config.rs). Only these accept the KEY_FILE form; a plain setting given as
+# KEY_FILE is ignored, and the adapter then stops with exit 64 if the setting is required.
+# Where each is read: store/mod.rs, seal.rs and webhook/sandbox.rs in crates/core/src, and
+# crates/payments/src/{stripe,square,paypal}/config.rs; they are the "(`_FILE`)" rows of the
+# configuration table in the top-level README.md. check_secret_table compares this table with
+# the secret reads it finds in the code.
+SECRET_SETTINGS = frozenset({
+    "INTEG_DATABASE_URL",
+    "INTEG_RECORD_KEY",
+    "INTEG_SANDBOX_WEBHOOK_SECRET",
+    "INTEG_STRIPE_API_KEY",
+    "INTEG_STRIPE_WEBHOOK_SECRET",
+    "INTEG_SQUARE_ACCESS_TOKEN",
+    "INTEG_SQUARE_WEBHOOK_SIGNATURE_KEY",
+    "INTEG_PAYPAL_CLIENT_SECRET",
+})
 
 
 # --- reporting ----------------------------------------------------------------------------------
@@ -342,9 +369,174 @@ def check_secret_wiring(objects: list[dict]) -> Iterable[str]:
                     yield f"{name}: secret mount {mount['mountPath']} is writable"
 
 
+# --- environment names against the code -----------------------------------------------------------
+
+ENV_LITERAL = re.compile(r'"(INTEG_[A-Z0-9_]+)"')
+# A call reading a secret: env.secret("INTEG_X"), env.required_secret(KEY) with a const KEY.
+SECRET_READ = re.compile(r'\b(?:required_secret|secret)\(\s*(?:"(INTEG_[A-Z0-9_]+)"|([A-Z][A-Z0-9_]*))\s*\)')
+STR_CONST = re.compile(r'\bconst\s+([A-Z][A-Z0-9_]*)\s*:\s*&str\s*=\s*"(INTEG_[A-Z0-9_]+)"')
+KNOWN_PROVIDERS = re.compile(r'\bKNOWN_PROVIDERS\s*:\s*&\[&str\]\s*=\s*&\[([^\]]*)\]')
+
+
+@functools.lru_cache(maxsize=None)
+def rust_sources() -> tuple[tuple[Path, str], ...]:
+    files = tuple((path, path.read_text()) for path in sorted(CRATES.rglob("*.rs")))
+    if not files:
+        raise FileNotFoundError(f"no Rust sources under {CRATES}")
+    return files
+
+
+@functools.lru_cache(maxsize=None)
+def code_env_keys() -> frozenset[str]:
+    """Every "INTEG_..." string literal in crates/**/*.rs."""
+    return frozenset(k for _, text in rust_sources() for k in ENV_LITERAL.findall(text))
+
+
+@functools.lru_cache(maxsize=None)
+def resilience_suffixes() -> frozenset[str]:
+    """The suffixes policy.rs appends to a provider's prefix: "TIMEOUT_MS" or "_TIMEOUT_MS"."""
+    found = frozenset(m.lstrip("_") for m in re.findall(r'"(_?[A-Z][A-Z0-9_]*)"', POLICY_RS.read_text()))
+    if not found:
+        raise ValueError(f"no resilience key suffixes found in {POLICY_RS}")
+    return found
+
+
+def code_secret_reads() -> set[str]:
+    """The INTEG_ keys read through secret()/required_secret(), resolving same-file consts."""
+    reads: set[str] = set()
+    for _, text in rust_sources():
+        consts = dict(STR_CONST.findall(text))
+        for literal, const in SECRET_READ.findall(text):
+            key = literal or consts.get(const, "")
+            if key:
+                reads.add(key)
+    return reads
+
+
+def code_known_providers() -> dict[str, list[str]]:
+    """KNOWN_PROVIDERS of each family crate (crates/<family>/src/config.rs)."""
+    known: dict[str, list[str]] = {}
+    for family in FAMILIES:
+        match = KNOWN_PROVIDERS.search((CRATES / family / "src" / "config.rs").read_text())
+        if not match:
+            raise ValueError(f"crates/{family}/src/config.rs has no KNOWN_PROVIDERS")
+        known[family] = re.findall(r'"([a-z0-9_-]+)"', match.group(1))
+    return known
+
+
+def check_secret_table() -> Iterable[str]:
+    """SECRET_SETTINGS names keys the code has, and holds every secret read the scan resolves.
+    Keys the code builds at run time (per-account webhook keys) cannot be resolved here."""
+    code = code_env_keys()
+    for key in sorted(SECRET_SETTINGS - code):
+        yield f"SECRET_SETTINGS names {key}, which no Rust source mentions"
+    for key in sorted(code_secret_reads() - SECRET_SETTINGS):
+        yield f"the code reads {key} as a secret; add it to SECRET_SETTINGS"
+
+
+def check_schema_providers(schema: dict[str, Any]) -> Iterable[str]:
+    """The provider names values.schema.json accepts are exactly the ones the code builds."""
+    families = schema["properties"]["families"]["properties"]
+    for family, built in code_known_providers().items():
+        names = families[family]["properties"]["providers"]["items"]["properties"]["name"]["enum"]
+        if sorted(names) != sorted(built):
+            yield f"families.{family}: the schema accepts {sorted(names)}, the code builds {sorted(built)}"
+
+
+# $defs naming a provider's accepted setting names: stripeSecretName, sandboxIdentitySettingName.
+PROVIDER_NAME_DEF = re.compile(r"^([a-z0-9]+)(?:[A-Z][a-z]+)?(Secret|Setting)Name$")
+
+
+def schema_names(schema: dict[str, Any], node: dict[str, Any]) -> set[str]:
+    """The names an enum-built name schema accepts, following $ref; resilience names skipped."""
+    ref = node.get("$ref", "").removeprefix("#/$defs/")
+    if ref == "resilienceSettingName":
+        return set()
+    if ref:
+        return schema_names(schema, schema["$defs"][ref])
+    names = set(node.get("enum", []))
+    for sub in node.get("anyOf", []):
+        names |= schema_names(schema, sub)
+    return names
+
+
+def check_schema_names(schema: dict[str, Any]) -> Iterable[str]:
+    """Every setting name values.schema.json accepts is one the code reads, secret names agree
+    with SECRET_SETTINGS both ways, and the resilience names are policy.rs's. (A name the code
+    reads but the schema refuses is a missing feature, not a broken pod, so it is not checked.)"""
+    defs = schema["$defs"]
+    code = code_env_keys()
+    resilience = set(defs["resilienceSettingName"]["enum"])
+    if resilience != resilience_suffixes():
+        yield f"resilienceSettingName is {sorted(resilience)}, policy.rs reads {sorted(resilience_suffixes())}"
+    built = {name for names in code_known_providers().values() for name in names}
+    accepted: dict[tuple[str, str], set[str]] = {}
+    for def_name, node in defs.items():
+        match = PROVIDER_NAME_DEF.match(def_name)
+        if match and match.group(1) in built:
+            key = (match.group(1), match.group(2))
+            accepted[key] = accepted.get(key, set()) | schema_names(schema, node)
+    for provider in sorted(built):
+        prefix = "INTEG_" + provider.upper().replace("-", "_") + "_"
+        if (provider, "Secret") not in accepted or (provider, "Setting") not in accepted:
+            yield f"{provider}: the schema has no {provider}SecretName or {provider}SettingName"
+            continue
+        secrets = {prefix + n for n in accepted[(provider, "Secret")]}
+        plain = {prefix + n for n in accepted[(provider, "Setting")]}
+        for key in sorted(secrets - SECRET_SETTINGS):
+            yield f"{provider}: secretKeys accepts {key}, which the code does not read as a secret"
+        for key in sorted({k for k in SECRET_SETTINGS if k.startswith(prefix)} - secrets):
+            yield f"{provider}: the code reads the secret {key}, which secretKeys refuses"
+        for key in sorted(plain - code):
+            yield f"{provider}: settings accepts {key}, which the code does not read"
+        for key in sorted(plain & SECRET_SETTINGS):
+            yield f"{provider}: settings accepts the secret {key}"
+    server = set(defs["serverSettingName"]["enum"])
+    families = {f"INTEG_{family.upper()}_FAILOVER" for family in FAMILIES}
+    for key in sorted(server - code - families):
+        yield f"extraEnv accepts {key}, which the code does not read"
+    for key in sorted(server & SECRET_SETTINGS):
+        yield f"extraEnv accepts the secret {key}"
+
+
+def check_env_names(deploy: dict) -> Iterable[str]:
+    """Every INTEG_* variable is one the code reads; KEY_FILE only for settings read as secrets."""
+    name = deploy["metadata"]["name"]
+    family = family_of(deploy).upper()
+    env = env_map(the_container(deploy))
+    providers = env.get(f"INTEG_{family}_PROVIDERS", {}).get("value", "").split(",")
+    known = set(code_env_keys()) | {f"INTEG_{family}_PROVIDERS", f"INTEG_{family}_FAILOVER"}
+    for provider in filter(None, providers):
+        prefix = "INTEG_" + provider.upper().replace("-", "_")
+        known |= {f"{prefix}_{suffix}" for suffix in resilience_suffixes()}
+    for var in env:
+        if not var.startswith("INTEG_"):
+            continue
+        key = var.removesuffix("_FILE")
+        if key not in known:
+            yield f"{name}: {var}: not a key the {family_of(deploy)} adapter reads with providers {','.join(providers)}"
+        elif var != key and key not in SECRET_SETTINGS:
+            yield f"{name}: {var}: {key} is a plain setting, so the code ignores its _FILE form"
+        elif var == key and key in SECRET_SETTINGS:
+            yield f"{name}: {var} is a secret given as a value; only {var}_FILE is allowed"
+
+
+def providers_of(deploy: dict) -> list[str]:
+    family = family_of(deploy).upper()
+    value = env_map(the_container(deploy)).get(f"INTEG_{family}_PROVIDERS", {}).get("value", "")
+    return [name for name in value.split(",") if name]
+
+
+def needs_data_volume(deploy: dict, driver: str) -> bool:
+    """Every family on SQLite, and storage with the sandbox (object contents are local files)."""
+    return driver == "sqlite" or (family_of(deploy) == "storage" and "sandbox" in providers_of(deploy))
+
+
 def check_store(objects: list[dict], values: dict[str, Any]) -> Iterable[str]:
     driver = values["database"]["driver"]
     claims = by_name(objects, "PersistentVolumeClaim")
+    used_claims: set[str] = set()
+    single = set()
     for deploy in of_kind(objects, "Deployment"):
         name = deploy["metadata"]["name"]
         pod = deploy["spec"]["template"]["spec"]
@@ -352,28 +544,56 @@ def check_store(objects: list[dict], values: dict[str, Any]) -> Iterable[str]:
         env = env_map(container)
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
-        if driver == "sqlite":
+        if needs_data_volume(deploy, driver):
+            single.add(name)
             if env.get("INTEG_DATA_DIR", {}).get("value") != "/var/lib/integ":
                 yield f"{name}: INTEG_DATA_DIR is not /var/lib/integ"
             claim = volumes.get(mounts.get("/var/lib/integ", ""), {}).get("persistentVolumeClaim", {})
             if claim.get("claimName") not in claims:
                 yield f"{name}: /var/lib/integ is not a rendered PersistentVolumeClaim"
+            used_claims.add(claim.get("claimName", ""))
             if deploy["spec"].get("replicas") != 1:
-                yield f"{name}: SQLite needs exactly one replica, got {deploy['spec'].get('replicas')}"
+                yield f"{name}: the data volume needs exactly one replica, got {deploy['spec'].get('replicas')}"
             if deploy["spec"].get("strategy", {}).get("type") != "Recreate":
-                yield f"{name}: SQLite needs the Recreate strategy"
-            if "INTEG_DATABASE_URL_FILE" in env:
-                yield f"{name}: SQLite release also sets INTEG_DATABASE_URL_FILE"
+                yield f"{name}: the data volume needs the Recreate strategy"
         else:
-            if "INTEG_DATABASE_URL_FILE" not in env:
-                yield f"{name}: PostgreSQL release lacks INTEG_DATABASE_URL_FILE"
-            if "INTEG_DATA_DIR" in env:
-                yield f"{name}: PostgreSQL release sets INTEG_DATA_DIR"
-    if driver != "sqlite" and claims:
-        yield f"PostgreSQL release renders PersistentVolumeClaims {sorted(claims)}"
+            if "INTEG_DATA_DIR" in env or "/var/lib/integ" in mounts:
+                yield f"{name}: has a data directory it does not need"
+        if driver == "sqlite" and "INTEG_DATABASE_URL_FILE" in env:
+            yield f"{name}: SQLite release also sets INTEG_DATABASE_URL_FILE"
+        if driver != "sqlite" and "INTEG_DATABASE_URL_FILE" not in env:
+            yield f"{name}: PostgreSQL release lacks INTEG_DATABASE_URL_FILE"
+    for claim in sorted(set(claims) - used_claims):
+        yield f"PersistentVolumeClaim/{claim} is mounted by no family"
     for hpa in of_kind(objects, "HorizontalPodAutoscaler"):
-        if driver == "sqlite":
-            yield f"HPA/{hpa['metadata']['name']} rendered for a SQLite release"
+        if hpa["spec"]["scaleTargetRef"]["name"] in single:
+            yield f"HPA/{hpa['metadata']['name']} scales a family that must run one replica"
+
+
+def check_record_key(objects: list[dict], values: dict[str, Any]) -> Iterable[str]:
+    """Identity reads INTEG_RECORD_KEY from the named Secret; several replicas must have it."""
+    record_key = values["families"]["identity"].get("recordKey") or {}
+    scaled = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")}
+    for deploy in of_kind(objects, "Deployment"):
+        name = deploy["metadata"]["name"]
+        pod = deploy["spec"]["template"]["spec"]
+        container = the_container(deploy)
+        env = env_map(container)
+        path = env.get("INTEG_RECORD_KEY_FILE", {}).get("value")
+        if family_of(deploy) != "identity":
+            if path is not None:
+                yield f"{name}: only identity reads INTEG_RECORD_KEY"
+            continue
+        if not record_key.get("existingSecret"):
+            if path is not None:
+                yield f"{name}: INTEG_RECORD_KEY_FILE set without families.identity.recordKey"
+            if name in scaled or deploy["spec"].get("replicas", 1) > 1:
+                yield f"{name}: several replicas without a shared INTEG_RECORD_KEY"
+            continue
+        if path is None:
+            yield f"{name}: families.identity.recordKey is set but INTEG_RECORD_KEY_FILE is not"
+        elif secret_files(pod, container).get(path) != record_key["existingSecret"]:
+            yield f"{name}: INTEG_RECORD_KEY_FILE={path} is not a file of Secret {record_key['existingSecret']}"
 
 
 def check_scaling(objects: list[dict]) -> Iterable[str]:
@@ -525,9 +745,19 @@ def refusal_problems(chart: helm.Chart, values: dict[str, Any], expect: str | No
         yield "rendered although the schema refuses it"
 
 
+def expected_mention(path: Path) -> str:
+    """The word a refused-*.yaml file's refusal must mention: its "# refusal mentions:" line."""
+    match = re.search(r"^# refusal mentions: (\S+)$", path.read_text(), re.M)
+    if not match:
+        raise ValueError(f"{path.name} has no '# refusal mentions: <word>' line")
+    return match.group(1)
+
+
 def family_values(family: str, **fields: Any) -> dict[str, Any]:
     return {"families": {family: fields}}
 
+
+POSTGRES = {"database": {"driver": "postgres", "postgres": {"existingSecret": "integ-postgres"}}}
 
 NEGATIVE_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("unknown top-level key", {"replicaCount": 2}, "replicaCount"),
@@ -543,6 +773,18 @@ NEGATIVE_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("secretKeys without existingSecret", family_values("payments", providers=[{"name": "stripe", "secretKeys": {"API_KEY": "api-key"}}]), "existingSecret"),
     ("secret-named plain setting", family_values("payments", providers=[{"name": "stripe", "settings": {"WEBHOOK_SECRET": "x"}}]), "WEBHOOK_SECRET"),
     ("extraEnv overriding a chart-managed variable", family_values("payments", extraEnv={"INTEG_BIND_HOST": "127.0.0.1"}), "INTEG_BIND_HOST"),
+    ("extraEnv with a name the code does not read", family_values("payments", extraEnv={"INTEG_STRIPE_BASE_URL": "https://x"}), "INTEG_STRIPE_BASE_URL"),
+    ("extraEnv with another family's failover", family_values("payments", extraEnv={"INTEG_MESSAGING_FAILOVER": True}), "INTEG_MESSAGING_FAILOVER"),
+    ("stripe without API_KEY", family_values("payments", providers=[{"name": "stripe", "existingSecret": "integ-stripe", "secretKeys": {"WEBHOOK_SECRET": "webhook-secret"}}]), "API_KEY"),
+    ("square without ACCESS_TOKEN", family_values("payments", providers=[{"name": "square", "settings": {"LOCATION_ID": "L1"}}]), "secretKeys"),
+    ("square signature key without WEBHOOK_URL", family_values("payments", providers=[{"name": "square", "existingSecret": "integ-square", "secretKeys": {"ACCESS_TOKEN": "t", "WEBHOOK_SIGNATURE_KEY": "k"}, "settings": {"LOCATION_ID": "L1"}}]), "WEBHOOK_URL"),
+    ("square WEBHOOK_URL without the signature key", family_values("payments", providers=[{"name": "square", "existingSecret": "integ-square", "secretKeys": {"ACCESS_TOKEN": "t"}, "settings": {"LOCATION_ID": "L1", "WEBHOOK_URL": "https://h/webhooks/square"}}]), "WEBHOOK_SIGNATURE_KEY"),
+    ("paypal without CLIENT_ID", family_values("payments", providers=[{"name": "paypal", "existingSecret": "integ-paypal", "secretKeys": {"CLIENT_SECRET": "client-secret"}}]), "settings"),
+    ("a setting of another provider", family_values("payments", providers=[{"name": "stripe", "existingSecret": "integ-stripe", "secretKeys": {"API_KEY": "api-key"}, "settings": {"LOCATION_ID": "L1"}}]), "LOCATION_ID"),
+    ("a sandbox setting of another family", family_values("payments", providers=[{"name": "sandbox", "settings": {"BUCKETS": "default"}}]), "BUCKETS"),
+    ("recordKey outside identity", family_values("payments", recordKey={"existingSecret": "integ-record-key"}), "recordKey"),
+    ("identity autoscaling without recordKey", {**POSTGRES, **family_values("identity", autoscaling={"enabled": True})}, "recordKey"),
+    ("storage sandbox with three replicas on PostgreSQL", {**POSTGRES, **family_values("storage", replicas=3)}, "replicas"),
 ]
 
 
@@ -556,13 +798,22 @@ OPAQUE_VALUES = {
 
 
 def value_paths(node: Any, prefix: str = "") -> Iterable[str]:
-    """Dotted paths of the leaves of values.yaml; the four families collapse into <name>."""
+    """Dotted paths of the leaves of values.yaml. Under families, a key every family has is
+    written families.<name>.key; a key only some have keeps the family (families.identity.x)."""
     if not isinstance(node, dict) or not node or prefix in OPAQUE_VALUES:
         yield prefix
         return
     seen: set[str] = set()
     for key, child in node.items():
-        key = "<name>" if prefix == "families" else key
+        if prefix == "families":
+            shared = set.intersection(*(set(f) for f in node.values() if isinstance(f, dict)))
+            for field, grandchild in child.items():
+                owner = "<name>" if field in shared else key
+                for leaf in value_paths(grandchild, f"families.{owner}.{field}"):
+                    if leaf not in seen:
+                        seen.add(leaf)
+                        yield leaf
+            continue
         path = f"{prefix}.{key}" if prefix else key
         for leaf in value_paths(child, path):
             if leaf not in seen:
@@ -623,6 +874,11 @@ def run_all(report: Report) -> None:
     report.run("values.schema.json is a valid 2020-12 schema",
                lambda: (jsonschema.Draft202012Validator.check_schema(schema), [])[1])
     report.run("README.md documents every value", lambda: check_readme(defaults))
+    report.run("SECRET_SETTINGS matches the secrets the code reads", check_secret_table)
+    report.run("values.schema.json accepts the providers the code builds, and no others",
+               lambda: check_schema_providers(schema))
+    report.run("values.schema.json accepts only setting names the code reads",
+               lambda: check_schema_names(schema))
 
     cases: list[tuple[str, dict[str, Any] | None, set[str], str]] = [
         ("default values", None, set(FAMILIES), RELEASE),
@@ -657,35 +913,53 @@ def run_all(report: Report) -> None:
             ("securityContext, /tmp emptyDir, no ServiceAccount token", lambda: check_security(objects)),
             ("secrets only as files from existing Secrets", lambda: check_secret_wiring(objects)),
             ("store wiring", lambda: check_store(objects, merged)),
+            ("identity record key wiring", lambda: check_record_key(objects, merged)),
             ("HPA, replicas and PDB agree", lambda: check_scaling(objects)),
             ("names, namespaces and selectors", lambda: check_labels_and_names(objects)),
             ("NetworkPolicy peers per port", lambda: check_network_policy(objects, merged)),
             ("Ingress serves /webhooks only", lambda: check_ingress(objects, merged)),
             ("ServiceMonitor scrapes /metrics", lambda: check_service_monitors(objects, merged)),
+            ("every INTEG_* variable is one the code reads", lambda: (p for d in deployments for p in check_env_names(d))),
         ]
         for name, fn in checks:
             report.run(f"{label}: {name}", fn)
 
     def everything_has_extras() -> Iterable[str]:
         objects = render(chart, load_values(EXAMPLES / "everything.yaml"))
-        for kind in ("Ingress", "ServiceMonitor", "HorizontalPodAutoscaler", "NetworkPolicy"):
+        for kind in ("Ingress", "ServiceMonitor", "HorizontalPodAutoscaler", "NetworkPolicy",
+                     "PodDisruptionBudget", "PersistentVolumeClaim"):
             if not of_kind(objects, kind):
                 yield f"no {kind}"
+        built = code_known_providers()
+        for deploy in of_kind(objects, "Deployment"):
+            family = family_of(deploy)
+            missing = set(built[family]) - set(providers_of(deploy))
+            if missing:
+                yield f"{family}: providers {sorted(missing)} are built but not shown"
+            if family == "identity" and "INTEG_RECORD_KEY_FILE" not in env_map(the_container(deploy)):
+                yield "identity: no record key"
 
-    def ha_has_three_replicas() -> Iterable[str]:
+    def ha_replicas() -> Iterable[str]:
         objects = render(chart, load_values(EXAMPLES / "postgres-ha.yaml"))
         for deploy in of_kind(objects, "Deployment"):
-            if deploy["spec"].get("replicas") != 3:
-                yield f"{deploy['metadata']['name']} has {deploy['spec'].get('replicas')} replicas"
+            want = 1 if family_of(deploy) == "storage" else 3
+            if deploy["spec"].get("replicas") != want:
+                yield f"{deploy['metadata']['name']} has {deploy['spec'].get('replicas')} replicas, want {want}"
 
-    report.run("examples/everything.yaml: has Ingress, ServiceMonitors, HPAs and NetworkPolicies",
+    report.run("examples/everything.yaml: shows every built provider and every optional object",
                everything_has_extras)
-    report.run("examples/postgres-ha.yaml: three replicas per family", ha_has_three_replicas)
+    report.run("examples/postgres-ha.yaml: three replicas per family, one for storage (sandbox)",
+               ha_replicas)
 
     report.run("examples/bad-sqlite-replicas.yaml is refused",
                lambda: refusal_problems(chart, load_values(EXAMPLES / "bad-sqlite-replicas.yaml"), "replicas"))
     for name, values, expect in NEGATIVE_CASES:
         report.run(f"refused: {name}", lambda v=values, e=expect: refusal_problems(chart, v, e))
+    refused = sorted(TEST_VALUES.glob("refused-*.yaml"))
+    report.check("refused-* values files exist", [] if refused else [f"none in {TEST_VALUES}"])
+    for path in refused:
+        report.run(f"refused: tests/values/{path.name}",
+                   lambda p=path: refusal_problems(chart, load_values(p), expected_mention(p)))
     canaries = sorted(TEST_VALUES.glob("canary-*.yaml"))
     report.check("canary values files exist", [] if canaries else [f"none in {TEST_VALUES}"])
     for path in canaries:

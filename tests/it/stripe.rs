@@ -539,3 +539,56 @@ async fn a_signed_stripe_webhook_is_stored_and_delivered_as_a_payment_event() {
     assert_eq!(event.occur_time.unwrap().seconds, now as i64);
     assert_eq!(event.payload, body.as_bytes());
 }
+
+/// A second Stripe account's webhooks arrive at their own path, checked with its own secret,
+/// and its events say which account they came from.
+#[tokio::test]
+async fn each_webhook_account_has_its_own_path_and_secret() {
+    const EU_SECRET: &str = "whsec_integ_eu_account_7Hq2Lm";
+    let fake = FakeStripe::start().await;
+    let (adapter, _c) = client(
+        start(&fake)
+            .env("INTEG_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("INTEG_STRIPE_WEBHOOK_ACCOUNTS", "eu")
+            .env("INTEG_STRIPE_WEBHOOK_SECRET_EU", EU_SECRET),
+    )
+    .await;
+    let mut consumer =
+        crate::events::consume(adapter.channel().await, "accounts", &["payment."], 30).await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let body = format!(
+        r#"{{"id":"evt_1IntegAccounts","object":"event","type":"payment_intent.succeeded","created":{now},"data":{{"object":{{"id":"pi_1Accounts","object":"payment_intent","status":"succeeded"}}}}}}"#
+    );
+    let http = reqwest::Client::new();
+    let post = |path: &str, secret: &str| {
+        let request = http
+            .post(format!("http://{}{path}", adapter.http))
+            .headers(headers(&sdk_sign("stripe", secret, &body, now)))
+            .body(body.clone());
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        post("/webhooks/stripe", EU_SECRET).await,
+        400,
+        "the default account's secret differs"
+    );
+    assert_eq!(
+        post("/webhooks/stripe/us", EU_SECRET).await,
+        404,
+        "no such account"
+    );
+    assert_eq!(post("/webhooks/stripe/eu", EU_SECRET).await, 200);
+    // The same event id from another account is another event.
+    assert_eq!(post("/webhooks/stripe", WEBHOOK_SECRET).await, 200);
+
+    let got = consumer.take(2, Duration::from_secs(10)).await;
+    let mut accounts: Vec<String> = got
+        .iter()
+        .map(|r| r.event.clone().unwrap().account)
+        .collect();
+    accounts.sort();
+    assert_eq!(accounts, ["", "eu"]);
+}

@@ -44,20 +44,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let tolerance = config.server.events.tolerance;
     let mut offered: Vec<Arc<dyn PaymentsProvider>> = Vec::new();
     if let Some(stripe) = config.stripe.clone().map(stripe::Stripe::new) {
-        if let Some(source) = stripe.webhook_source(tolerance) {
-            adapter.webhooks.add(stripe::NAME, "", source);
+        for (account, source) in stripe.webhook_sources(tolerance) {
+            adapter.webhooks.add(stripe::NAME, &account, source);
         }
         offered.push(Arc::new(stripe));
     }
     if let Some(square) = config.square.clone().map(square::Square::new) {
-        if let Some(source) = square.webhook_source() {
-            adapter.webhooks.add(square::NAME, "", source);
+        for (account, source) in square.webhook_sources() {
+            adapter.webhooks.add(square::NAME, &account, source);
         }
         offered.push(Arc::new(square));
     }
     if let Some(paypal) = config.paypal.clone().map(paypal::Paypal::new) {
-        if let Some(source) = paypal.webhook_source(tolerance) {
-            adapter.webhooks.add(paypal::NAME, "", source);
+        for (account, source) in paypal.webhook_sources(tolerance) {
+            adapter.webhooks.add(paypal::NAME, &account, source);
         }
         offered.push(Arc::new(paypal));
     }

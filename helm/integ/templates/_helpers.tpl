@@ -97,6 +97,32 @@ app.kubernetes.io/component: {{ .family }}
 {{- add $s.preStopSleepSeconds $s.graceSeconds $s.marginSeconds -}}
 {{- end -}}
 
+{{/*
+Whether a family gets the data volume (a PersistentVolumeClaim at /var/lib/integ, which is
+INTEG_DATA_DIR): every family on SQLite, and storage whenever it lists the sandbox, whose object
+contents are files there. Such a family runs one replica with the Recreate strategy.
+Renders "true" or nothing. Takes (dict "root" $ "family" "storage").
+*/}}
+{{- define "integ.dataVolume" -}}
+{{- $cfg := index .root.Values.families .family -}}
+{{- if eq .root.Values.database.driver "sqlite" -}}
+true
+{{- else if eq .family "storage" -}}
+{{- $names := list -}}
+{{- range $p := $cfg.providers -}}
+{{- $names = append $names $p.name -}}
+{{- end -}}
+{{- if has "sandbox" $names -}}
+true
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the identity family's record key is mounted; INTEG_RECORD_KEY_FILE names the file. */}}
+{{- define "integ.recordKeyDir" -}}
+/var/run/secrets/integ/record-key
+{{- end -}}
+
 {{/* Directory where a provider's Secret keys are mounted. */}}
 {{- define "integ.providerSecretDir" -}}
 {{- printf "/var/run/secrets/integ/%s" . -}}
@@ -112,10 +138,16 @@ Renders nothing; fails the release with a message that names the key at fault.
 {{- $cfg := index $.Values.families $family -}}
 {{- if $cfg.enabled -}}
 {{- $enabled = append $enabled $family -}}
+{{- $several := or (gt (int $cfg.replicas) 1) $cfg.autoscaling.enabled -}}
+{{- if and $several (include "integ.dataVolume" (dict "root" $ "family" $family)) -}}
 {{- if eq $.Values.database.driver "sqlite" -}}
-{{- if or (gt (int $cfg.replicas) 1) $cfg.autoscaling.enabled -}}
 {{- fail (printf "families.%s: SQLite allows one replica and no autoscaling; use database.driver=postgres to scale" $family) -}}
+{{- else -}}
+{{- fail (printf "families.%s: the sandbox keeps objects on the family's data volume, so it allows one replica and no autoscaling" $family) -}}
 {{- end -}}
+{{- end -}}
+{{- if and $several (eq $family "identity") (not ($cfg.recordKey | default dict).existingSecret) -}}
+{{- fail "families.identity: more than one replica needs families.identity.recordKey.existingSecret, so that every replica seals with the same INTEG_RECORD_KEY" -}}
 {{- end -}}
 {{- if and $cfg.autoscaling.enabled (lt (int $cfg.autoscaling.maxReplicas) (int $cfg.autoscaling.minReplicas)) -}}
 {{- fail (printf "families.%s.autoscaling: maxReplicas is below minReplicas" $family) -}}

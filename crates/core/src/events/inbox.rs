@@ -174,14 +174,15 @@ async fn resource_id(
         .unwrap_or_default())
 }
 
-/// The key that orders a group's events: one resource's events go out in order.
+/// The key that orders a group's events: one resource's events go out in order. A resource
+/// belongs to one account of one provider.
 pub(super) fn resource_key(event_id: &str, event: &NewEvent) -> String {
     if event.resource_provider_id.is_empty() {
         event_id.to_owned()
     } else {
         format!(
-            "{}\n{}\n{}",
-            event.provider, event.resource_kind, event.resource_provider_id
+            "{}\n{}\n{}\n{}",
+            event.provider, event.account, event.resource_kind, event.resource_provider_id
         )
     }
 }

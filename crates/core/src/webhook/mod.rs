@@ -13,6 +13,9 @@
 //!    provider sends it again.
 //!
 //! The raw payload is never logged; rejections are counted by reason.
+//!
+//! A provider with several accounts (two Stripe accounts, two Square subscriptions) names them
+//! in `INTEG_<PROVIDER>_WEBHOOK_ACCOUNTS`; see [`accounts`]. Each event records its account.
 
 pub mod sandbox;
 pub mod scheme;
@@ -30,6 +33,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use crate::config::{ConfigError, Env};
 use crate::events::NewEvent;
 use crate::events::inbox::{Inbox, Stored};
 use scheme::{Inbound, Rejection, Scheme};
@@ -89,6 +93,63 @@ impl Webhooks {
     pub fn knows(&self, provider: &str) -> bool {
         self.sources.keys().any(|(p, _)| p == provider)
     }
+}
+
+/// One account of a provider whose webhooks arrive at a path of their own: the default account
+/// at `/webhooks/{provider}`, and each account named in `INTEG_<PROVIDER>_WEBHOOK_ACCOUNTS` at
+/// `/webhooks/{provider}/{account}`, with its own webhook settings (keys ending `_<ACCOUNT>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account's name in the path and in events ("" for the default account).
+    pub name: String,
+    suffix: String,
+}
+
+impl Account {
+    /// The default account.
+    pub fn default_account() -> Self {
+        Self {
+            name: String::new(),
+            suffix: String::new(),
+        }
+    }
+
+    /// The key of setting `base` for this account: `base` for the default account,
+    /// `base_EU` for the account `eu` (`-` becomes `_`).
+    pub fn key(&self, base: &str) -> String {
+        format!("{base}{}", self.suffix)
+    }
+
+    /// Whether this is the default account, whose webhook settings are optional.
+    pub fn is_default(&self) -> bool {
+        self.name.is_empty()
+    }
+}
+
+/// The default account and those named in `<prefix>_WEBHOOK_ACCOUNTS` (comma-separated names
+/// of 1 to 32 of `a-z 0-9 -`, starting with a letter or digit), in that order.
+pub fn accounts(env: &Env, prefix: &str) -> Result<Vec<Account>, ConfigError> {
+    let key = format!("{prefix}_WEBHOOK_ACCOUNTS");
+    let mut accounts = vec![Account::default_account()];
+    for name in env.list(&key, &[]) {
+        let valid = name.len() <= 32
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(ConfigError::new(
+                &key,
+                "must list account names of 1 to 32 of a-z, 0-9 and -",
+            ));
+        }
+        if accounts.iter().any(|a| a.name == name) {
+            return Err(ConfigError::new(&key, format!("names {name:?} twice")));
+        }
+        let suffix = format!("_{}", name.to_ascii_uppercase().replace('-', "_"));
+        accounts.push(Account { name, suffix });
+    }
+    Ok(accounts)
 }
 
 /// One generic body for every rejected signature, so that nothing tells which check failed.
@@ -206,6 +267,40 @@ async fn receive(ingest: &Ingest, provider: String, account: String, request: Re
                 "webhook could not be stored; the provider will send it again"
             );
             StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_the_default_one_and_those_listed() {
+        let env = Env::from_pairs([("INTEG_STRIPE_WEBHOOK_ACCOUNTS", "eu, us-east")]);
+        let accounts = accounts(&env, "INTEG_STRIPE").unwrap();
+        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["", "eu", "us-east"]);
+        assert!(accounts[0].is_default() && !accounts[1].is_default());
+        assert_eq!(
+            accounts[0].key("INTEG_STRIPE_WEBHOOK_SECRET"),
+            "INTEG_STRIPE_WEBHOOK_SECRET"
+        );
+        assert_eq!(
+            accounts[2].key("INTEG_STRIPE_WEBHOOK_SECRET"),
+            "INTEG_STRIPE_WEBHOOK_SECRET_US_EAST"
+        );
+        let none = crate::webhook::accounts(&Env::default(), "INTEG_STRIPE").unwrap();
+        assert_eq!(none, [Account::default_account()]);
+    }
+
+    #[test]
+    fn bad_account_lists_name_the_key() {
+        for bad in ["eu,eu", "-eu", "a/b", &"x".repeat(33)] {
+            let env = Env::from_pairs([("INTEG_SQUARE_WEBHOOK_ACCOUNTS", bad)]);
+            let err = accounts(&env, "INTEG_SQUARE").unwrap_err();
+            assert_eq!(err.key, "INTEG_SQUARE_WEBHOOK_ACCOUNTS", "{bad}");
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - `INTEG_PAYPAL_WEBHOOK_ID`: optional id of the webhook registered for our endpoint, as
 //!   PayPal's dashboard shows it. Without it there is no `/webhooks/paypal` route: PayPal's
 //!   verification needs the id.
+//! - `INTEG_PAYPAL_WEBHOOK_ACCOUNTS`: optional names of more webhooks (of the same app) whose
+//!   events arrive at `/webhooks/paypal/<account>`, each with `INTEG_PAYPAL_WEBHOOK_ID_<ACCOUNT>`.
 //!
 //! Errors name the key and never the value.
 
@@ -27,8 +29,9 @@ pub struct PaypalConfig {
     pub client_secret: Secret,
     /// Where the API is.
     pub base_url: Url,
-    /// The webhook's id at PayPal; no webhook route without it.
-    pub webhook_id: Option<String>,
+    /// The webhooks' ids at PayPal, by account ("" for `/webhooks/paypal`); no webhook route
+    /// for an account without one.
+    pub webhooks: Vec<(String, String)>,
 }
 
 impl PaypalConfig {
@@ -46,23 +49,42 @@ impl PaypalConfig {
             ));
         }
         let client_secret = env.required_secret("INTEG_PAYPAL_CLIENT_SECRET")?;
-        let webhook_id = env.get(WEBHOOK_ID).map(|v| v.trim().to_owned());
-        if webhook_id
-            .as_deref()
-            .is_some_and(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
-            return Err(ConfigError::new(
-                WEBHOOK_ID,
-                "must be the webhook id PayPal shows (letters and digits)",
-            ));
-        }
         Ok(Self {
             client_id,
             client_secret,
             base_url: env.url("INTEG_PAYPAL_BASE_URL", "https://api-m.paypal.com")?,
-            webhook_id,
+            webhooks: webhooks(env)?,
         })
     }
+}
+
+/// The webhook id of each account: optional for the default one, required for each account
+/// `INTEG_PAYPAL_WEBHOOK_ACCOUNTS` names.
+fn webhooks(env: &Env) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut found = Vec::new();
+    for account in integ_core::webhook::accounts(env, "INTEG_PAYPAL")? {
+        let key = account.key(WEBHOOK_ID);
+        let id = env.get(&key).map(|v| v.trim().to_owned());
+        match id {
+            Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                found.push((account.name, id));
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    &key,
+                    "must be the webhook id PayPal shows (letters and digits)",
+                ));
+            }
+            None if account.is_default() => {}
+            None => {
+                return Err(ConfigError::new(
+                    &key,
+                    "is required: INTEG_PAYPAL_WEBHOOK_ACCOUNTS names this account",
+                ));
+            }
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -84,7 +106,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.base_url.as_str(), "https://api-m.paypal.com/");
-        assert!(c.webhook_id.is_none());
+        assert!(c.webhooks.is_empty());
         assert!(!format!("{c:?}").contains("canary"));
         let c = PaypalConfig::from_env(&env(&[
             (CLIENT_ID, "AYclient"),
@@ -93,7 +115,10 @@ mod tests {
             ("INTEG_PAYPAL_BASE_URL", "https://api-m.sandbox.paypal.com"),
         ]))
         .unwrap();
-        assert_eq!(c.webhook_id.as_deref(), Some("8PT597110X687430LKGECATA"));
+        assert_eq!(
+            c.webhooks,
+            [(String::new(), "8PT597110X687430LKGECATA".to_owned())]
+        );
         assert_eq!(c.base_url.host_str(), Some("api-m.sandbox.paypal.com"));
     }
 

@@ -72,19 +72,23 @@ impl Paypal {
         }
     }
 
-    /// The webhook source for `/webhooks/paypal`, when a webhook id is configured, with
-    /// transmission times accepted within `tolerance` either way.
-    pub fn webhook_source(&self, tolerance: Duration) -> Option<Source> {
-        let webhook_id = self.client.config().webhook_id.clone()?;
-        Some(Source {
+    /// The webhook sources, by account, of every configured webhook id, with transmission
+    /// times accepted within `tolerance` either way.
+    pub fn webhook_sources(&self, tolerance: Duration) -> Vec<(String, Source)> {
+        let source = |webhook_id: &str| Source {
             scheme: Box::new(PaypalScheme::new(
                 self.client.clone(),
-                webhook_id,
+                webhook_id.to_owned(),
                 tolerance,
             )),
             normaliser: Box::new(PaypalEvents),
             notification_url: String::new(),
-        })
+        };
+        let webhooks = &self.client.config().webhooks;
+        webhooks
+            .iter()
+            .map(|(account, id)| (account.clone(), source(id)))
+            .collect()
     }
 
     async fn order(&self, ctx: &CallCtx, id: &str) -> Result<PaypalOrder> {

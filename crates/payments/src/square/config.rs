@@ -12,6 +12,9 @@
 //!   `/webhooks/square` route.
 //! - `INTEG_SQUARE_WEBHOOK_URL`: the subscription's notification URL exactly as registered
 //!   with Square (Square signs it). Required with the signature key, refused without it.
+//! - `INTEG_SQUARE_WEBHOOK_ACCOUNTS`: optional names of more subscriptions whose webhooks
+//!   arrive at `/webhooks/square/<account>`, each with its own
+//!   `INTEG_SQUARE_WEBHOOK_SIGNATURE_KEY_<ACCOUNT>` and `INTEG_SQUARE_WEBHOOK_URL_<ACCOUNT>`.
 //!
 //! Errors name the key and never the value.
 
@@ -39,8 +42,9 @@ pub struct SquareConfig {
     pub api_version: String,
     /// The location payments and subscriptions are made at.
     pub location_id: String,
-    /// The webhook subscription: its signature key(s) and its notification URL.
-    pub webhook: Option<SquareWebhook>,
+    /// The webhook subscriptions, by account ("" for `/webhooks/square`): their signature
+    /// keys and notification URLs.
+    pub webhooks: Vec<(String, SquareWebhook)>,
 }
 
 /// One webhook subscription at Square.
@@ -83,30 +87,52 @@ impl SquareConfig {
             base_url: env.url("INTEG_SQUARE_BASE_URL", "https://connect.squareup.com")?,
             api_version,
             location_id: location_id.to_owned(),
-            webhook: webhook(env)?,
+            webhooks: webhooks(env)?,
         })
     }
 }
 
-fn webhook(env: &Env) -> Result<Option<SquareWebhook>, ConfigError> {
-    let key = env.secret(SIGNATURE_KEY)?;
-    let url = env.optional_url(WEBHOOK_URL)?;
+/// The subscription of each webhook account: optional for the default one, required for each
+/// account `INTEG_SQUARE_WEBHOOK_ACCOUNTS` names.
+fn webhooks(env: &Env) -> Result<Vec<(String, SquareWebhook)>, ConfigError> {
+    let mut found = Vec::new();
+    for account in integ_core::webhook::accounts(env, "INTEG_SQUARE")? {
+        let (key, url) = (account.key(SIGNATURE_KEY), account.key(WEBHOOK_URL));
+        match webhook(env, &key, &url)? {
+            Some(webhook) => found.push((account.name, webhook)),
+            None if account.is_default() => {}
+            None => {
+                return Err(ConfigError::new(
+                    &key,
+                    "is required: INTEG_SQUARE_WEBHOOK_ACCOUNTS names this account",
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn webhook(
+    env: &Env,
+    key_name: &str,
+    url_name: &str,
+) -> Result<Option<SquareWebhook>, ConfigError> {
+    let key = env.secret(key_name)?;
+    let url = env.optional_url(url_name)?;
     match (key, url) {
         (None, None) => Ok(None),
         (Some(_), None) => Err(ConfigError::new(
-            WEBHOOK_URL,
-            format!(
-                "is required with {SIGNATURE_KEY}: the notification URL as registered with Square"
-            ),
+            url_name,
+            format!("is required with {key_name}: the notification URL as registered with Square"),
         )),
         (None, Some(_)) => Err(ConfigError::new(
-            SIGNATURE_KEY,
-            format!("is required with {WEBHOOK_URL}, or unset both"),
+            key_name,
+            format!("is required with {url_name}, or unset both"),
         )),
         (Some(signature_key), Some(url)) => Ok(Some(SquareWebhook {
             signature_key,
             notification_url: env
-                .get(WEBHOOK_URL)
+                .get(url_name)
                 .map(str::trim)
                 .unwrap_or(url.as_str())
                 .to_owned(),
@@ -147,7 +173,7 @@ mod tests {
             (c.api_version.as_str(), c.location_id.as_str()),
             (API_VERSION, "L88917AVBK2S5")
         );
-        assert!(c.webhook.is_none());
+        assert!(c.webhooks.is_empty());
         let c = SquareConfig::from_env(&env(&[
             (SIGNATURE_KEY, "canary_old,canary_new"),
             (WEBHOOK_URL, "https://hooks.example.com/webhooks/square"),
@@ -158,7 +184,8 @@ mod tests {
             ),
         ]))
         .unwrap();
-        let webhook = c.webhook.clone().unwrap();
+        let (account, webhook) = c.webhooks[0].clone();
+        assert_eq!(account, "");
         assert_eq!(
             webhook.notification_url, "https://hooks.example.com/webhooks/square",
             "kept byte for byte, without a trailing slash added"

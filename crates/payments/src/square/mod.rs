@@ -72,15 +72,19 @@ impl Square {
         }
     }
 
-    /// The webhook source for `/webhooks/square`, when a signature key is configured: Square's
-    /// scheme over the configured notification URL and the body.
-    pub fn webhook_source(&self) -> Option<Source> {
-        let webhook = self.client.config().webhook.clone()?;
-        Some(Source {
-            scheme: Box::new(SquareScheme::new(webhook.signature_key)),
+    /// The webhook sources, by account, of every configured subscription: Square's signature
+    /// over the subscription's notification URL and the body.
+    pub fn webhook_sources(&self) -> Vec<(String, Source)> {
+        let source = |w: &config::SquareWebhook| Source {
+            scheme: Box::new(SquareScheme::new(w.signature_key.clone())),
             normaliser: Box::new(SquareEvents),
-            notification_url: webhook.notification_url,
-        })
+            notification_url: w.notification_url.clone(),
+        };
+        let webhooks = &self.client.config().webhooks;
+        webhooks
+            .iter()
+            .map(|(account, webhook)| (account.clone(), source(webhook)))
+            .collect()
     }
 
     fn location(&self) -> &str {
@@ -321,7 +325,7 @@ mod tests {
                 payer_approval: false,
             }
         );
-        assert!(s.webhook_source().is_none());
+        assert!(s.webhook_sources().is_empty());
         let s = square(&[
             ("INTEG_SQUARE_WEBHOOK_SIGNATURE_KEY", "sig_key_1"),
             (
@@ -329,10 +333,13 @@ mod tests {
                 "https://hooks.example.com/webhooks/square",
             ),
         ]);
-        let source = s.webhook_source().unwrap();
+        let sources = s.webhook_sources();
         assert_eq!(
-            source.notification_url,
-            "https://hooks.example.com/webhooks/square"
+            (
+                sources[0].0.as_str(),
+                sources[0].1.notification_url.as_str()
+            ),
+            ("", "https://hooks.example.com/webhooks/square")
         );
     }
 

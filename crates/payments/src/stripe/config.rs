@@ -10,6 +10,8 @@
 //! - `INTEG_STRIPE_WEBHOOK_SECRET` (or `…_FILE`): optional endpoint signing secret
 //!   (`whsec_…`), or two separated by a comma while rotating. Without it there is no
 //!   `/webhooks/stripe` route.
+//! - `INTEG_STRIPE_WEBHOOK_ACCOUNTS`: optional names of more Stripe accounts whose webhooks
+//!   arrive at `/webhooks/stripe/<account>`, each with `INTEG_STRIPE_WEBHOOK_SECRET_<ACCOUNT>`.
 //!
 //! Errors name the key and never the value.
 
@@ -34,8 +36,9 @@ pub struct StripeConfig {
     pub api_version: String,
     /// The connected account every request acts for, if any.
     pub account: Option<String>,
-    /// The webhook endpoint's signing secret(s); no webhook route without it.
-    pub webhook_secret: Option<Secret>,
+    /// The webhook endpoints' signing secrets, by account ("" for `/webhooks/stripe`); no
+    /// webhook route for an account without one.
+    pub webhooks: Vec<(String, Secret)>,
 }
 
 impl StripeConfig {
@@ -70,13 +73,33 @@ impl StripeConfig {
             base_url: env.url("INTEG_STRIPE_BASE_URL", "https://api.stripe.com")?,
             api_version,
             account,
-            webhook_secret: webhook_secret(env)?,
+            webhooks: webhooks(env)?,
         })
     }
 }
 
-fn webhook_secret(env: &Env) -> Result<Option<Secret>, ConfigError> {
-    let Some(secret) = env.secret(WEBHOOK_SECRET)? else {
+/// The signing secret of each webhook account: optional for the default one, required for
+/// each account `INTEG_STRIPE_WEBHOOK_ACCOUNTS` names (`INTEG_STRIPE_WEBHOOK_SECRET_<ACCOUNT>`).
+fn webhooks(env: &Env) -> Result<Vec<(String, Secret)>, ConfigError> {
+    let mut found = Vec::new();
+    for account in integ_core::webhook::accounts(env, "INTEG_STRIPE")? {
+        let key = account.key(WEBHOOK_SECRET);
+        match webhook_secret(env, &key)? {
+            Some(secret) => found.push((account.name, secret)),
+            None if account.is_default() => {}
+            None => {
+                return Err(ConfigError::new(
+                    &key,
+                    "is required: INTEG_STRIPE_WEBHOOK_ACCOUNTS names this account",
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn webhook_secret(env: &Env, key: &str) -> Result<Option<Secret>, ConfigError> {
+    let Some(secret) = env.secret(key)? else {
         return Ok(None);
     };
     let all_whsec = secret.with_value(|v| {
@@ -86,7 +109,7 @@ fn webhook_secret(env: &Env) -> Result<Option<Secret>, ConfigError> {
     });
     if !all_whsec {
         return Err(ConfigError::new(
-            WEBHOOK_SECRET,
+            key,
             "must be a Stripe signing secret (whsec_…), or two separated by a comma",
         ));
     }
@@ -121,7 +144,7 @@ mod tests {
         let c = StripeConfig::from_env(&env(&[(KEY, CANARY)])).unwrap();
         assert_eq!(c.base_url.as_str(), "https://api.stripe.com/");
         assert_eq!(c.api_version, API_VERSION);
-        assert!(c.account.is_none() && c.webhook_secret.is_none());
+        assert!(c.account.is_none() && c.webhooks.is_empty());
         let c = StripeConfig::from_env(&env(&[
             (KEY, CANARY),
             ("INTEG_STRIPE_ACCOUNT", "acct_1032D82eZvKYlo2C"),
@@ -130,7 +153,22 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.account.as_deref(), Some("acct_1032D82eZvKYlo2C"));
-        assert!(c.webhook_secret.is_some());
+        assert_eq!(c.webhooks.len(), 1);
+        let accounts = StripeConfig::from_env(&env(&[
+            (KEY, CANARY),
+            ("INTEG_STRIPE_WEBHOOK_ACCOUNTS", "eu"),
+            ("INTEG_STRIPE_WEBHOOK_SECRET_EU", "whsec_eu"),
+        ]))
+        .unwrap();
+        let names: Vec<&str> = accounts.webhooks.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(names, ["eu"], "the default account needs no secret");
+        let err = StripeConfig::from_env(&env(&[
+            (KEY, CANARY),
+            ("INTEG_STRIPE_WEBHOOK_ACCOUNTS", "eu,us"),
+            ("INTEG_STRIPE_WEBHOOK_SECRET_EU", "whsec_eu"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.key, "INTEG_STRIPE_WEBHOOK_SECRET_US");
         assert!(!format!("{c:?}").contains("canary"));
     }
 

@@ -63,15 +63,19 @@ impl Stripe {
         }
     }
 
-    /// The webhook source for `/webhooks/stripe`, when a signing secret is configured:
-    /// Stripe's signature scheme with timestamps accepted within `tolerance` either way.
-    pub fn webhook_source(&self, tolerance: Duration) -> Option<Source> {
-        let secret = self.client.config().webhook_secret.clone()?;
-        Some(Source {
-            scheme: Box::new(StripeScheme::new(secret, tolerance)),
+    /// The webhook sources, by account, of every account with a signing secret: Stripe's
+    /// signature scheme with timestamps accepted within `tolerance` either way.
+    pub fn webhook_sources(&self, tolerance: Duration) -> Vec<(String, Source)> {
+        let webhooks = &self.client.config().webhooks;
+        let source = |secret: &integ_core::secret::Secret| Source {
+            scheme: Box::new(StripeScheme::new(secret.clone(), tolerance)),
             normaliser: Box::new(StripeEvents),
             notification_url: String::new(),
-        })
+        };
+        webhooks
+            .iter()
+            .map(|(account, secret)| (account.clone(), source(secret)))
+            .collect()
     }
 }
 
