@@ -506,18 +506,27 @@ def check_env_names(deploy: dict) -> Iterable[str]:
     env = env_map(the_container(deploy))
     providers = env.get(f"INTEG_{family}_PROVIDERS", {}).get("value", "").split(",")
     known = set(code_env_keys()) | {f"INTEG_{family}_PROVIDERS", f"INTEG_{family}_FAILOVER"}
+    secrets = set(SECRET_SETTINGS)
     for provider in filter(None, providers):
         prefix = "INTEG_" + provider.upper().replace("-", "_")
         known |= {f"{prefix}_{suffix}" for suffix in resilience_suffixes()}
+        # Per-account webhook keys (crates/core/src/webhook/mod.rs, `accounts`): the
+        # provider's webhook keys with `_<ACCOUNT>` for each name in <P>_WEBHOOK_ACCOUNTS.
+        listed = env.get(f"{prefix}_WEBHOOK_ACCOUNTS", {}).get("value", "")
+        for account in filter(None, (a.strip() for a in listed.split(","))):
+            suffix = "_" + account.upper().replace("-", "_")
+            bases = {k for k in code_env_keys() if k.startswith(f"{prefix}_WEBHOOK_")}
+            known |= {base + suffix for base in bases}
+            secrets |= {base + suffix for base in bases & SECRET_SETTINGS}
     for var in env:
         if not var.startswith("INTEG_"):
             continue
         key = var.removesuffix("_FILE")
         if key not in known:
             yield f"{name}: {var}: not a key the {family_of(deploy)} adapter reads with providers {','.join(providers)}"
-        elif var != key and key not in SECRET_SETTINGS:
+        elif var != key and key not in secrets:
             yield f"{name}: {var}: {key} is a plain setting, so the code ignores its _FILE form"
-        elif var == key and key in SECRET_SETTINGS:
+        elif var == key and key in secrets:
             yield f"{name}: {var} is a secret given as a value; only {var}_FILE is allowed"
 
 

@@ -13,6 +13,7 @@ mod conformance;
 mod events;
 mod health;
 mod identity;
+mod inbox;
 mod messaging;
 mod payments;
 mod paypal;

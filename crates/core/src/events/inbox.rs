@@ -8,6 +8,7 @@
 //! not bounded by one disk sync per request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::Row;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -37,14 +38,26 @@ type Job = (NewEvent, oneshot::Sender<Result<Stored>>);
 pub struct Inbox {
     tx: mpsc::Sender<Job>,
     notify: Arc<Notify>,
+    commits: Arc<AtomicU64>,
 }
 
 impl Inbox {
     /// Starts the writer over `store`. `notify` wakes waiting consumers after each commit.
     pub fn start(store: Store, notify: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(writer(store, rx, notify.clone()));
-        Self { tx, notify }
+        let commits = Arc::new(AtomicU64::new(0));
+        tokio::spawn(writer(store, rx, notify.clone(), commits.clone()));
+        Self {
+            tx,
+            notify,
+            commits,
+        }
+    }
+
+    /// How many transactions the writer has committed: fewer than events stored when
+    /// concurrent submissions share commits.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Stores `event` durably; returns once it is committed.
@@ -65,7 +78,12 @@ impl Inbox {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, notify: Arc<Notify>) {
+async fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    notify: Arc<Notify>,
+    commits: Arc<AtomicU64>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -78,6 +96,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, notify: Arc<Notify>) 
         let events: Vec<&NewEvent> = batch.iter().map(|(e, _)| e).collect();
         match write(&store, &events).await {
             Ok(results) => {
+                commits.fetch_add(1, Ordering::Relaxed);
                 notify.notify_waiters();
                 for ((event, reply), result) in batch.into_iter().zip(results) {
                     let label = if matches!(result, Stored::New(_)) {
@@ -99,7 +118,19 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, notify: Arc<Notify>) 
 }
 
 async fn write(store: &Store, events: &[&NewEvent]) -> Result<Vec<Stored>> {
-    let mut tx = store.begin_write().await?;
+    // The 2xx that follows tells the provider the events are ours: they must survive a power
+    // cut, so this commit waits for the disk (see the store's notes on durability).
+    let mut durable = store.durable().await?;
+    let result = write_on(&mut durable, events).await;
+    durable.done().await;
+    result
+}
+
+async fn write_on(
+    durable: &mut crate::store::Durable,
+    events: &[&NewEvent],
+) -> Result<Vec<Stored>> {
+    let mut tx = durable.begin().await?;
     let groups = load_groups(&mut *tx).await?;
     let received = now_ms();
     let mut results = Vec::with_capacity(events.len());

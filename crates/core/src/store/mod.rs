@@ -1,9 +1,19 @@
-//! The store: SQLite (a file in WAL mode, synchronous FULL) by default, PostgreSQL when
-//! `INTEG_DATABASE_URL` is a `postgres://` URL.
+//! The store: SQLite (a file in WAL mode) by default, PostgreSQL when `INTEG_DATABASE_URL` is
+//! a `postgres://` URL.
 //!
 //! Both run the same migrations at start-up, written in the SQL the two share; queries use
-//! `$1, $2, …` placeholders in ascending order, which both accept. Idempotency records, sandbox
-//! objects and (later) webhook events live here. Every commit is durable before it returns.
+//! `$1, $2, …` placeholders in ascending order, which both accept. Idempotency records, the id
+//! map, sandbox objects, webhook events and their deliveries live here.
+//!
+//! # Durability
+//! A webhook event is committed with a sync to disk before its 2xx goes out ([`Durable`]:
+//! SQLite `synchronous = FULL`, PostgreSQL `synchronous_commit = on`); the provider was told
+//! it is ours. Every other commit returns once it is in the database's log, without waiting for
+//! the disk (SQLite `synchronous = NORMAL` in WAL mode, PostgreSQL `synchronous_commit = off`):
+//! a crash of the adapter or of the database process loses nothing; a power cut may lose the
+//! last moments of idempotency records, ids and deliveries. Those are covered elsewhere: the
+//! provider's own idempotency key answers a repeated call, and an event whose delivery state is
+//! lost is delivered again. A sync per call would cost every call a disk flush.
 
 mod idempotency;
 mod migrate;
@@ -15,7 +25,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::config::{ConfigError, Env};
 use crate::error::{Error, Result};
@@ -138,11 +148,12 @@ impl Store {
                 let search_path = search_path.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
                     } else {
                         sqlx::raw_sql(sqlx::AssertSqlSafe(search_path.clone()))
                             .execute(&mut *conn)
                             .await?;
+                        conn.execute("SET synchronous_commit = off").await?;
                     }
                     Ok(())
                 })
@@ -170,6 +181,25 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         };
         begun.map_err(|e| store_error("begin", &e))
+    }
+
+    /// A connection whose commits are synced to disk before they return, for writes that must
+    /// survive a power cut (webhook events). Hand it back with [`Durable::done`].
+    pub async fn durable(&self) -> Result<Durable> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| store_error("acquire", &e))?;
+        if self.backend == Backend::Sqlite {
+            conn.execute("PRAGMA synchronous = FULL")
+                .await
+                .map_err(|e| store_error("durable", &e))?;
+        }
+        Ok(Durable {
+            conn,
+            backend: self.backend,
+        })
     }
 
     /// Which database this is.
@@ -223,6 +253,51 @@ fn create_parent_dir(url: &str) -> Result<()> {
             .map_err(|e| Error::internal(format!("cannot create data directory: {}", e.kind())))?;
     }
     Ok(())
+}
+
+/// A pooled connection on which commits wait for the disk; see [`Store::durable`].
+pub struct Durable {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    backend: Backend,
+}
+
+impl Durable {
+    /// Begins a write transaction: it takes SQLite's write lock at once (see
+    /// [`Store::begin_write`]), and on PostgreSQL it commits with `synchronous_commit = on`.
+    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self
+                .conn
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(|e| store_error("begin", &e)),
+            Backend::Postgres => {
+                let mut tx = self
+                    .conn
+                    .begin()
+                    .await
+                    .map_err(|e| store_error("begin", &e))?;
+                tx.execute("SET LOCAL synchronous_commit = on")
+                    .await
+                    .map_err(|e| store_error("begin", &e))?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Returns the connection to the pool with the usual settings; one that cannot be reset
+    /// is closed instead, so that no other write pays for a sync it did not ask for.
+    pub async fn done(mut self) {
+        if self.backend == Backend::Sqlite
+            && self
+                .conn
+                .execute("PRAGMA synchronous = NORMAL")
+                .await
+                .is_err()
+        {
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 /// A store failure as an internal, retryable error that never carries SQL or values.
