@@ -395,20 +395,23 @@ impl<'a> Ids<'a> {
         labels: &BTreeMap<String, String>,
     ) -> Result<(String, BTreeMap<String, String>)> {
         let resources = self.store.resources(self.family);
-        if let Some((id, kept)) = resources.find_by_provider_id(provider, provider_id).await? {
-            let kept = serde_json::from_str(&kept).unwrap_or_default();
-            return Ok((id, kept));
-        }
         let id = crate::ids::new_id(prefix);
         let encoded = if labels.is_empty() {
             String::new()
         } else {
             serde_json::to_string(labels).unwrap_or_default()
         };
-        resources
-            .put(&id, kind, provider, provider_id, &encoded)
-            .await?;
-        Ok((id, labels.clone()))
+        // One round trip for a new object; an object seen before costs a second, to read its id.
+        if resources
+            .put_new(&id, kind, provider, provider_id, &encoded)
+            .await?
+        {
+            return Ok((id, labels.clone()));
+        }
+        match resources.find_by_provider_id(provider, provider_id).await? {
+            Some((id, kept)) => Ok((id, serde_json::from_str(&kept).unwrap_or_default())),
+            None => Err(Error::internal("an id was neither minted nor found")),
+        }
     }
 
     /// Our id for `provider`'s object, or empty when we never minted one.

@@ -33,19 +33,20 @@ impl<'a> Resources<'a> {
         Self { store, family }
     }
 
-    /// Records that `id` is `provider`'s `provider_id`, with the caller's `labels` (JSON, or
-    /// empty) for a provider that keeps none.
-    pub async fn put(
+    /// Records `id` for `provider`'s `provider_id` unless that object has an id already, in
+    /// one statement (the usual case on a create: a new object); whether it was recorded.
+    pub async fn put_new(
         &self,
         id: &str,
         kind: &str,
         provider: &str,
         provider_id: &str,
         labels: &str,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "INSERT INTO resources (id, family, kind, provider, provider_id, created_ms, labels) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM resources \
+             WHERE provider = $8 AND provider_id = $9 AND family = $10)",
         )
         .bind(id)
         .bind(self.family)
@@ -54,10 +55,13 @@ impl<'a> Resources<'a> {
         .bind(provider_id)
         .bind(now_ms())
         .bind(labels)
+        .bind(provider)
+        .bind(provider_id)
+        .bind(self.family)
         .execute(self.store.pool())
         .await
         .map_err(|e| store_error("resource put", &e))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Our id for `provider`'s `provider_id` and the labels kept with it, if we minted one.
