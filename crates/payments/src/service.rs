@@ -62,6 +62,16 @@ impl Payments {
             .await
     }
 
+    /// Fails a create at once, before its idempotency claim touches the store, when the breaker
+    /// of every provider it may go to is open. A create naming a customer goes to the
+    /// customer's provider, which only the store knows, so it is not checked here.
+    fn fail_fast(&self, provider: &str, customer_id: &str) -> std::result::Result<(), Status> {
+        match (customer_id.is_empty(), self.providers.refuses(provider)) {
+            (true, Some(error)) => Err(Status::from(error)),
+            _ => Ok(()),
+        }
+    }
+
     fn ids(&self) -> Ids<'_> {
         Ids::new(&self.store, FAMILY)
     }
@@ -328,6 +338,8 @@ impl PaymentsService for Payments {
         &self,
         request: Request<CreatePaymentRequest>,
     ) -> Reply<CreatePaymentResponse> {
+        let req = request.get_ref();
+        self.fail_fast(&req.provider, &req.customer_id)?;
         mutate(
             &self.store,
             request,
@@ -481,6 +493,7 @@ impl PaymentsService for Payments {
         &self,
         request: Request<CreateCustomerRequest>,
     ) -> Reply<CreateCustomerResponse> {
+        self.fail_fast(&request.get_ref().provider, "")?;
         mutate(
             &self.store,
             request,
@@ -549,6 +562,8 @@ impl PaymentsService for Payments {
         &self,
         request: Request<CreateSubscriptionRequest>,
     ) -> Reply<CreateSubscriptionResponse> {
+        let req = request.get_ref();
+        self.fail_fast(&req.provider, &req.customer_id)?;
         mutate(
             &self.store,
             request,
@@ -630,6 +645,7 @@ impl PaymentsService for Payments {
         &self,
         request: Request<CreatePayoutRequest>,
     ) -> Reply<CreatePayoutResponse> {
+        self.fail_fast(&request.get_ref().provider, "")?;
         mutate(
             &self.store,
             request,

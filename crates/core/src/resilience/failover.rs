@@ -63,6 +63,21 @@ impl<P: ?Sized> Providers<P> {
         }
     }
 
+    /// The error a call to `requested` (or the configured order) would fail with at once,
+    /// because the breaker of every provider it may use is open: checked before a call does any
+    /// work of its own (an idempotency claim), so that failing fast costs nothing. `None` when
+    /// some provider may take it; the call itself then decides.
+    pub fn refuses(&self, requested: &str) -> Option<Error> {
+        let candidates = self.candidates(requested).ok()?;
+        let open =
+            |e: &&Entry<P>| e.policy.breaker_state() == crate::resilience::BreakerState::Open;
+        if candidates.iter().all(open) {
+            candidates.first().map(|e| e.policy.circuit_open())
+        } else {
+            None
+        }
+    }
+
     /// Runs `op` against the requested provider (or the configured order) under each
     /// provider's policy, failing over only when a provider certainly did nothing.
     pub async fn call<T, F, Fut>(

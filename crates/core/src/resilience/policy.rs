@@ -177,6 +177,20 @@ impl Policy {
         })
     }
 
+    /// The error of a call refused by the open breaker: not sent, retry after the probe.
+    pub fn circuit_open(&self) -> Error {
+        // Open: until the probe may go. Half-open with the probe out: its answer is near.
+        let wait = self
+            .breaker
+            .open_until()
+            .map(|at| at.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|| self.config.breaker_open_for.min(Duration::from_secs(1)));
+        Error::new(Kind::CircuitOpen, "provider circuit is open; call not sent")
+            .with_provider(&self.provider)
+            .with_retry_after(wait)
+            .not_sent()
+    }
+
     /// The provider's name.
     pub fn provider(&self) -> &str {
         &self.provider
@@ -249,18 +263,7 @@ impl Policy {
             .not_sent());
         }
         let Some(permit) = self.breaker.try_acquire() else {
-            // Open: until the probe may go. Half-open with the probe out: its answer is near.
-            let wait = self
-                .breaker
-                .open_until()
-                .map(|at| at.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|| self.config.breaker_open_for.min(Duration::from_secs(1)));
-            return Err(
-                Error::new(Kind::CircuitOpen, "provider circuit is open; call not sent")
-                    .with_provider(provider)
-                    .with_retry_after(wait)
-                    .not_sent(),
-            );
+            return Err(self.circuit_open());
         };
         if let Some(limiter) = &self.limiter
             && let Err(wait) = limiter.acquire(until).await

@@ -371,3 +371,37 @@ async fn no_failover_when_off_or_when_a_provider_is_named() {
         .unwrap_err();
     assert_eq!(err.kind, Kind::UnknownProvider);
 }
+
+/// Three failed calls to `name`: its breaker opens.
+async fn fail(providers: &Providers<dyn Named>, name: &str) {
+    for _ in 0..3 {
+        let _ = providers
+            .call(name, Deadline::NONE, Repeat::Safe, |_, _| async {
+                Err::<(), _>(unavailable())
+            })
+            .await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_is_refused_up_front_only_when_every_provider_it_may_use_is_open() {
+    let providers = family(true);
+    assert!(providers.refuses("").is_none());
+    fail(&providers, "a").await;
+    assert!(providers.refuses("").is_none(), "b may still take it");
+    let refused = providers.refuses("a").unwrap();
+    assert_eq!((refused.kind, refused.not_sent), (Kind::CircuitOpen, true));
+    assert!(refused.retry_after.is_some());
+    fail(&providers, "b").await;
+    assert_eq!(providers.refuses("").unwrap().kind, Kind::CircuitOpen);
+    // Once the open period is over a probe may go, so nothing is refused up front.
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert!(providers.refuses("").is_none());
+
+    let without_failover = family(false);
+    fail(&without_failover, "a").await;
+    assert!(
+        without_failover.refuses("").is_some(),
+        "only a is used without failover"
+    );
+}
