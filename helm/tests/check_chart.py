@@ -401,6 +401,20 @@ def resilience_suffixes() -> frozenset[str]:
     return found
 
 
+# Builds INTEG_<PROVIDER>_WEBHOOK_ACCOUNTS as format!("{prefix}_WEBHOOK_ACCOUNTS").
+WEBHOOK_RS = CRATES / "core" / "src" / "webhook" / "mod.rs"
+
+
+@functools.lru_cache(maxsize=None)
+def built_provider_suffixes() -> frozenset[str]:
+    """Provider settings the code builds from the provider's prefix at run time: the resilience
+    keys of policy.rs and the webhook accounts list of webhook/mod.rs."""
+    accounts = frozenset(re.findall(r'"\{prefix\}_([A-Z][A-Z0-9_]*)"', WEBHOOK_RS.read_text()))
+    if not accounts:
+        raise ValueError(f"no per-provider key built in {WEBHOOK_RS}")
+    return resilience_suffixes() | accounts
+
+
 def code_secret_reads() -> set[str]:
     """The INTEG_ keys read through secret()/required_secret(), resolving same-file consts."""
     reads: set[str] = set()
@@ -487,7 +501,8 @@ def check_schema_names(schema: dict[str, Any]) -> Iterable[str]:
             yield f"{provider}: secretKeys accepts {key}, which the code does not read as a secret"
         for key in sorted({k for k in SECRET_SETTINGS if k.startswith(prefix)} - secrets):
             yield f"{provider}: the code reads the secret {key}, which secretKeys refuses"
-        for key in sorted(plain - code):
+        runtime = {prefix + suffix for suffix in built_provider_suffixes()}
+        for key in sorted(plain - code - runtime):
             yield f"{provider}: settings accepts {key}, which the code does not read"
         for key in sorted(plain & SECRET_SETTINGS):
             yield f"{provider}: settings accepts the secret {key}"
@@ -509,7 +524,7 @@ def check_env_names(deploy: dict) -> Iterable[str]:
     secrets = set(SECRET_SETTINGS)
     for provider in filter(None, providers):
         prefix = "INTEG_" + provider.upper().replace("-", "_")
-        known |= {f"{prefix}_{suffix}" for suffix in resilience_suffixes()}
+        known |= {f"{prefix}_{suffix}" for suffix in built_provider_suffixes()}
         # Per-account webhook keys (crates/core/src/webhook/mod.rs, `accounts`): the
         # provider's webhook keys with `_<ACCOUNT>` for each name in <P>_WEBHOOK_ACCOUNTS.
         listed = env.get(f"{prefix}_WEBHOOK_ACCOUNTS", {}).get("value", "")
