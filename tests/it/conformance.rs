@@ -7,7 +7,7 @@
 //! A provider's entry ([`Subject`]) says how to start it and which of its inputs make it
 //! succeed, decline, or pay out; the checks are the same for all.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use integ_payments::provider::Capabilities;
 use integ_proto::common::v1::Money;
@@ -22,7 +22,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::assert_status;
+use crate::{assert_status, key, usd};
 
 /// What the suite needs of a fake provider, whatever its type.
 trait Fake: Send + Sync {
@@ -171,21 +171,6 @@ async fn run(subject: &'static Subject) -> Run {
         _adapter: adapter,
         c,
     }
-}
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "USD".into(),
-    })
-}
-
-fn key(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{label}-{nanos}")
 }
 
 impl Run {

@@ -24,8 +24,39 @@ mod storage;
 mod stripe;
 mod webhooks;
 
+use integ_proto::common::v1::Money;
 use tonic::Code;
 use tonic_types::StatusExt;
+
+/// An amount in `currency`.
+pub fn money(amount_minor: i64, currency: &str) -> Option<Money> {
+    Some(Money {
+        amount_minor,
+        currency: currency.into(),
+    })
+}
+
+/// An amount in US dollars.
+pub fn usd(amount_minor: i64) -> Option<Money> {
+    money(amount_minor, "USD")
+}
+
+/// An idempotency key no other test uses: `label` and the time in nanoseconds.
+pub fn key(label: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{label}-{nanos}")
+}
+
+/// Header pairs (a signer's output) as a reqwest header map.
+pub fn headers(pairs: &[(String, String)]) -> reqwest::header::HeaderMap {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+        .collect()
+}
 
 /// The `ErrorInfo.reason` of a status.
 pub fn reason(status: &tonic::Status) -> String {

@@ -14,26 +14,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::assert_status;
-
-fn money(amount_minor: i64, currency: &str) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: currency.into(),
-    })
-}
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    money(amount_minor, "USD")
-}
-
-fn key(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{label}-{nanos}")
-}
+use crate::{assert_status, headers, key, money, usd};
 
 fn start(fake: &FakePaypal) -> Start {
     Start::new("payments")
@@ -520,13 +501,6 @@ async fn payouts_go_to_an_email_and_report_failures() {
         .as_str()
         .unwrap();
     assert_eq!(Some(batch), sent.header("paypal-request-id"));
-}
-
-fn headers(pairs: &[(String, String)]) -> reqwest::header::HeaderMap {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
-        .collect()
 }
 
 fn rfc3339(offset_secs: i64) -> String {

@@ -3,7 +3,7 @@
 //! back where Square takes no key) through the real binary, and Square's signed webhooks into
 //! the events service.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::payments_service_client::PaymentsServiceClient;
@@ -15,27 +15,12 @@ use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::assert_status;
 use crate::webhooks::square_sign;
+use crate::{assert_status, key, usd};
 
 const TOKEN: &str = "EAAAl_integ_fake_square_token_5Wq2";
 const SIGNATURE_KEY: &str = "integ-square-signature-key-8Hq3Zp";
 const NOTIFICATION_URL: &str = "https://hooks.integ.test/webhooks/square";
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "USD".into(),
-    })
-}
-
-fn key(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{label}-{nanos}")
-}
 
 fn start(fake: &FakeSquare) -> Start {
     Start::new("payments")

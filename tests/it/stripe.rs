@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::payments_service_client::PaymentsServiceClient;
 use integ_proto::payments::v1::*;
 use integ_testkit::fake_stripe::FakeStripe;
@@ -13,27 +12,12 @@ use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::assert_status;
 use crate::webhooks::sdk_sign;
+use crate::{assert_status, headers, key, usd};
 
 const KEY: &str = "sk_test_51Integ0fakeStripeKey";
 const ACCOUNT: &str = "acct_1IntegConnected";
 const WEBHOOK_SECRET: &str = "whsec_integ_test_5Wq2Zr8pLx3N";
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "USD".into(),
-    })
-}
-
-fn key(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{label}-{nanos}")
-}
 
 fn start(fake: &FakeStripe) -> Start {
     Start::new("payments")
@@ -457,13 +441,6 @@ async fn a_refused_api_key_never_shows_up_in_errors_or_logs() {
     for line in adapter.logs() {
         assert!(!line.contains("canary"), "key in log line: {line}");
     }
-}
-
-fn headers(pairs: &[(String, String)]) -> reqwest::header::HeaderMap {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
-        .collect()
 }
 
 /// Signed by Stripe's own Node library (`tests/signers/sign.mjs stripe`), not by our code.

@@ -14,14 +14,12 @@
 
 use anyhow::{Context, Result};
 use integ_core::config::Env;
-use integ_core::family::CallCtx;
 use integ_payments::paypal::{Paypal, PaypalConfig};
 use integ_payments::provider::PaymentsProvider;
-use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::*;
 use serde_json::{Value, json};
 
-use crate::proxy::{Check, Routes};
+use crate::proxy::{Check, Routes, ctx, usd};
 
 const ORDER: &str = "5O190127TN364715T";
 
@@ -46,20 +44,6 @@ pub async fn check(orders: &str, payments: &str) -> Result<usize> {
     let config = PaypalConfig::from_env(&env).context("PayPal settings")?;
     all(&mut check, &Paypal::new(config)).await;
     Ok(check.failures)
-}
-
-fn ctx(op: &str) -> CallCtx {
-    CallCtx {
-        idempotency_key: format!("integ-contract-{op}"),
-        attempt: 1,
-    }
-}
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "USD".into(),
-    })
 }
 
 /// An order as PayPal answers a read, with `payments` in its purchase unit.

@@ -15,6 +15,22 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+/// The call context of operation `op`: a fixed idempotency key per operation, first attempt.
+pub fn ctx(op: &str) -> integ_core::family::CallCtx {
+    integ_core::family::CallCtx {
+        idempotency_key: format!("integ-contract-{op}"),
+        attempt: 1,
+    }
+}
+
+/// An amount in US dollars.
+pub fn usd(amount_minor: i64) -> Option<integ_proto::common::v1::Money> {
+    Some(integ_proto::common::v1::Money {
+        amount_minor,
+        currency: "USD".into(),
+    })
+}
+
 /// One request as Prism judged it.
 #[derive(Debug, Clone)]
 struct Exchange {

@@ -17,13 +17,11 @@
 
 use anyhow::{Context, Result};
 use integ_core::config::Env;
-use integ_core::family::CallCtx;
 use integ_payments::provider::PaymentsProvider;
 use integ_payments::square::{Square, SquareConfig};
-use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::*;
 
-use crate::proxy::{Check, Routes};
+use crate::proxy::{Check, Routes, ctx, usd};
 
 /// Checks every operation of the Square provider against the Prism at `prism`; the failures.
 pub async fn check(prism: &str) -> Result<usize> {
@@ -39,20 +37,6 @@ pub async fn check(prism: &str) -> Result<usize> {
     let config = SquareConfig::from_env(&env).context("Square settings")?;
     all(&mut check, &Square::new(config)).await;
     Ok(check.failures)
-}
-
-fn ctx(op: &str) -> CallCtx {
-    CallCtx {
-        idempotency_key: format!("integ-contract-{op}"),
-        attempt: 1,
-    }
-}
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "USD".into(),
-    })
 }
 
 async fn all(check: &mut Check, s: &Square) {

@@ -10,14 +10,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use integ_core::config::Env;
-use integ_core::family::CallCtx;
 use integ_payments::provider::PaymentsProvider;
 use integ_payments::stripe::{Stripe, StripeConfig};
-use integ_proto::common::v1::Money;
 use integ_proto::payments::v1::*;
 use serde_json::Value;
 
-use crate::proxy::{Check, Routes};
+use crate::proxy::{Check, Routes, ctx, usd};
 
 /// Checks every operation of the Stripe provider against the Prism at `prism`; the failures.
 pub async fn check(prism: &str) -> Result<usize> {
@@ -34,20 +32,6 @@ pub async fn check(prism: &str) -> Result<usize> {
     let config = StripeConfig::from_env(&env).context("Stripe settings")?;
     all(&mut check, &Stripe::new(config)).await;
     Ok(check.failures)
-}
-
-fn ctx(op: &str) -> CallCtx {
-    CallCtx {
-        idempotency_key: format!("integ-contract-{op}"),
-        attempt: 1,
-    }
-}
-
-fn usd(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "USD".into(),
-    })
 }
 
 async fn all(check: &mut Check, s: &Stripe) {
