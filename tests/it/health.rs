@@ -30,6 +30,29 @@ async fn status(
     reply.into_inner().status()
 }
 
+/// Whether reflection v1 lists `service`.
+async fn reflection_v1_lists(channel: tonic::transport::Channel, service: &str) -> bool {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient as V1Client;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest as V1Request;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse as V1Response;
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(V1Request::ListServices(String::new())),
+    };
+    let mut stream = V1Client::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = stream.message().await.unwrap().unwrap();
+    match reply.message_response {
+        Some(V1Response::ListServicesResponse(list)) => {
+            list.service.iter().any(|s| s.name == service)
+        }
+        _ => false,
+    }
+}
+
 #[tokio::test]
 async fn every_adapter_serves_health_and_reflection() {
     for (family, service) in FAMILIES {
@@ -78,6 +101,11 @@ async fn every_adapter_serves_health_and_reflection() {
             names.iter().any(|n| n == "grpc.health.v1.Health"),
             "{family}: {names:?}"
         );
+        // grpcurl 1.8 speaks v1alpha; newer tools speak v1: both are served.
+        assert!(
+            reflection_v1_lists(adapter.channel().await, service).await,
+            "{family}: reflection v1"
+        );
 
         assert_eq!(
             adapter.terminate().await,
@@ -115,4 +143,31 @@ async fn shutdown_reports_not_serving_to_watchers() {
             .iter()
             .any(|l| l.contains("drained") || l.contains("grace period ended"))
     );
+}
+
+/// When the store stops answering, the family service goes NOT_SERVING (kubelet's readiness
+/// probe takes the pod out of the Service) while the overall service, which liveness asks
+/// about, stays SERVING.
+#[tokio::test]
+async fn the_family_service_follows_the_store_and_liveness_does_not() {
+    let db = integ_testkit::postgres::TestDb::create().unwrap();
+    let adapter = Start::new("payments")
+        .env("INTEG_DATABASE_URL", db.url())
+        .spawn()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(adapter.channel().await);
+    let family = "integ.payments.v1.PaymentsService";
+    assert_eq!(status(&mut health, family).await, ServingStatus::Serving);
+    drop(db); // DROP DATABASE … WITH (FORCE): every connection is cut, and none can be made.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(&mut health, family).await == ServingStatus::Serving {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still SERVING without a store"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&mut health, family).await, ServingStatus::NotServing);
+    assert_eq!(status(&mut health, "").await, ServingStatus::Serving);
 }
