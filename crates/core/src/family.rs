@@ -376,38 +376,47 @@ impl<'a> Ids<'a> {
         provider: &str,
         provider_id: &str,
     ) -> Result<String> {
-        let empty = BTreeMap::new();
         let (id, _) = self
-            .mint_labelled(prefix, kind, provider, provider_id, &empty)
+            .mint_labelled(prefix, kind, provider, provider_id, None)
             .await?;
         Ok(id)
     }
 
-    /// Our id for `provider`'s object, as [`Ids::mint`], for an object whose provider keeps no
-    /// metadata: `labels` (the caller's metadata at creation) are kept with our id the first
-    /// time it is seen, and the labels kept are returned, so that later reads show them too.
+    /// Our id for `provider`'s object, as [`Ids::mint`], and the labels kept with it.
+    ///
+    /// `created` is `Some(labels)` when this call created the object at the provider: its id is
+    /// minted in one statement (nothing can have seen it yet), keeping `labels` (the caller's
+    /// metadata, for a provider that keeps none) so that later reads show them. `None` is for an
+    /// object read back or changed: its id is looked up first, so that a read takes no write
+    /// lock, and minted only if it was never seen.
     pub async fn mint_labelled(
         &self,
         prefix: &str,
         kind: &str,
         provider: &str,
         provider_id: &str,
-        labels: &BTreeMap<String, String>,
+        created: Option<&BTreeMap<String, String>>,
     ) -> Result<(String, BTreeMap<String, String>)> {
         let resources = self.store.resources(self.family);
-        let id = crate::ids::new_id(prefix);
+        if created.is_none()
+            && let Some((id, kept)) = resources.find_by_provider_id(provider, provider_id).await?
+        {
+            return Ok((id, serde_json::from_str(&kept).unwrap_or_default()));
+        }
+        let labels = created.cloned().unwrap_or_default();
         let encoded = if labels.is_empty() {
             String::new()
         } else {
-            serde_json::to_string(labels).unwrap_or_default()
+            serde_json::to_string(&labels).unwrap_or_default()
         };
-        // One round trip for a new object; an object seen before costs a second, to read its id.
+        let id = crate::ids::new_id(prefix);
         if resources
             .put_new(&id, kind, provider, provider_id, &encoded)
             .await?
         {
-            return Ok((id, labels.clone()));
+            return Ok((id, labels));
         }
+        // Seen after all: a repeated create answered by the provider's replay, or a race.
         match resources.find_by_provider_id(provider, provider_id).await? {
             Some((id, kept)) => Ok((id, serde_json::from_str(&kept).unwrap_or_default())),
             None => Err(Error::internal("an id was neither minted nor found")),

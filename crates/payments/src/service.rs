@@ -91,17 +91,18 @@ impl Payments {
     }
 
     /// Our id for a provider object and its metadata: the provider's, or for a provider that
-    /// keeps none, the caller's `labels` kept with our id when it was minted.
+    /// keeps none, the caller's kept with our id when it was minted. `created` carries the
+    /// caller's metadata when this call created the object, and is `None` otherwise.
     async fn mint(
         &self,
         (prefix, kind): (&str, &str),
         provider: &str,
         provider_id: &str,
         metadata: &mut BTreeMap<String, String>,
-        labels: &BTreeMap<String, String>,
+        created: Option<&BTreeMap<String, String>>,
     ) -> Result<String> {
         let none = BTreeMap::new();
-        let keep = if metadata.is_empty() { labels } else { &none };
+        let keep = created.map(|labels| if metadata.is_empty() { labels } else { &none });
         let (id, kept) = self
             .ids()
             .mint_labelled(prefix, kind, provider, provider_id, keep)
@@ -116,7 +117,7 @@ impl Payments {
         &self,
         mut p: Payment,
         provider: &str,
-        labels: &BTreeMap<String, String>,
+        created: Option<&BTreeMap<String, String>>,
     ) -> Result<Payment> {
         p.id = self
             .mint(
@@ -124,7 +125,7 @@ impl Payments {
                 provider,
                 &p.provider_id,
                 &mut p.metadata,
-                labels,
+                created,
             )
             .await?;
         p.customer_id = self.ours(provider, &p.customer_id).await?;
@@ -146,7 +147,7 @@ impl Payments {
         &self,
         mut c: Customer,
         provider: &str,
-        labels: &BTreeMap<String, String>,
+        created: Option<&BTreeMap<String, String>>,
     ) -> Result<Customer> {
         c.id = self
             .mint(
@@ -154,7 +155,7 @@ impl Payments {
                 provider,
                 &c.provider_id,
                 &mut c.metadata,
-                labels,
+                created,
             )
             .await?;
         c.provider = provider.to_owned();
@@ -165,7 +166,7 @@ impl Payments {
         &self,
         mut s: Subscription,
         provider: &str,
-        labels: &BTreeMap<String, String>,
+        created: Option<&BTreeMap<String, String>>,
     ) -> Result<Subscription> {
         s.id = self
             .mint(
@@ -173,7 +174,7 @@ impl Payments {
                 provider,
                 &s.provider_id,
                 &mut s.metadata,
-                labels,
+                created,
             )
             .await?;
         s.customer_id = self.ours(provider, &s.customer_id).await?;
@@ -233,7 +234,7 @@ impl Payments {
             )
             .await?;
         let payment = self
-            .payment_out(served.value, &served.provider, &req.metadata)
+            .payment_out(served.value, &served.provider, Some(&req.metadata))
             .await?;
         Ok(CreatePaymentResponse {
             payment: Some(payment),
@@ -323,7 +324,7 @@ impl Payments {
             )
             .await?;
         let subscription = self
-            .subscription_out(served.value, &served.provider, &req.metadata)
+            .subscription_out(served.value, &served.provider, Some(&req.metadata))
             .await?;
         Ok(CreateSubscriptionResponse {
             subscription: Some(subscription),
@@ -364,7 +365,7 @@ impl PaymentsService for Payments {
                 })
                 .await?;
             let payment = self
-                .payment_out(served.value, &served.provider, &BTreeMap::new())
+                .payment_out(served.value, &served.provider, None)
                 .await?;
             Ok(GetPaymentResponse {
                 payment: Some(payment),
@@ -407,7 +408,7 @@ impl PaymentsService for Payments {
                     )
                     .await?;
                 let payment = self
-                    .payment_out(served.value, &served.provider, &BTreeMap::new())
+                    .payment_out(served.value, &served.provider, None)
                     .await?;
                 Ok(CapturePaymentResponse {
                     payment: Some(payment),
@@ -443,7 +444,7 @@ impl PaymentsService for Payments {
                     )
                     .await?;
                 let payment = self
-                    .payment_out(served.value, &served.provider, &BTreeMap::new())
+                    .payment_out(served.value, &served.provider, None)
                     .await?;
                 Ok(CancelPaymentResponse {
                     payment: Some(payment),
@@ -520,7 +521,7 @@ impl PaymentsService for Payments {
                     )
                     .await?;
                 let customer = self
-                    .customer_out(served.value, &served.provider, &req.metadata)
+                    .customer_out(served.value, &served.provider, Some(&req.metadata))
                     .await?;
                 Ok(CreateCustomerResponse {
                     customer: Some(customer),
@@ -548,7 +549,7 @@ impl PaymentsService for Payments {
                 })
                 .await?;
             let customer = self
-                .customer_out(served.value, &served.provider, &BTreeMap::new())
+                .customer_out(served.value, &served.provider, None)
                 .await?;
             Ok(GetCustomerResponse {
                 customer: Some(customer),
@@ -592,7 +593,7 @@ impl PaymentsService for Payments {
                 })
                 .await?;
             let subscription = self
-                .subscription_out(served.value, &served.provider, &BTreeMap::new())
+                .subscription_out(served.value, &served.provider, None)
                 .await?;
             Ok(GetSubscriptionResponse {
                 subscription: Some(subscription),
@@ -630,7 +631,7 @@ impl PaymentsService for Payments {
                     )
                     .await?;
                 let subscription = self
-                    .subscription_out(served.value, &served.provider, &BTreeMap::new())
+                    .subscription_out(served.value, &served.provider, None)
                     .await?;
                 Ok(CancelSubscriptionResponse {
                     subscription: Some(subscription),
