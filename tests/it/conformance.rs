@@ -22,7 +22,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::{assert_status, key, usd};
+use crate::{assert_status, get_payment, key, usd};
 
 /// What the suite needs of a fake provider, whatever its type.
 trait Fake: Send + Sync {
@@ -240,17 +240,7 @@ impl Run {
                 "{who}"
             );
         }
-        let read = self
-            .c
-            .get_payment(GetPaymentRequest {
-                id: p.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .payment
-            .unwrap();
+        let read = get_payment(&mut self.c, &p.id).await;
         assert_eq!(read.metadata["suite"], "conformance", "{who}");
     }
 
@@ -280,17 +270,7 @@ impl Run {
             );
             usd(5000)
         };
-        let read = self
-            .c
-            .get_payment(GetPaymentRequest {
-                id: p.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .payment
-            .unwrap();
+        let read = get_payment(&mut self.c, &p.id).await;
         assert_eq!(read.amount_captured, expected, "{who}");
 
         let other = self.pay(CaptureMethod::Manual, 700).await;

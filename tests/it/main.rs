@@ -50,6 +50,25 @@ pub fn key(label: &str) -> String {
     format!("{label}-{nanos}")
 }
 
+/// A payment read back through `GetPayment`.
+pub async fn get_payment(
+    c: &mut integ_proto::payments::v1::payments_service_client::PaymentsServiceClient<
+        tonic::transport::Channel,
+    >,
+    id: &str,
+) -> integ_proto::payments::v1::Payment {
+    let request = integ_proto::payments::v1::GetPaymentRequest {
+        id: id.into(),
+        ..Default::default()
+    };
+    c.get_payment(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap()
+}
+
 /// Header pairs (a signer's output) as a reqwest header map.
 pub fn headers(pairs: &[(String, String)]) -> reqwest::header::HeaderMap {
     pairs

@@ -14,7 +14,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::{assert_status, headers, key, money, usd};
+use crate::{assert_status, get_payment, headers, key, money, usd};
 
 fn start(fake: &FakePaypal) -> Start {
     Start::new("payments")
@@ -42,18 +42,6 @@ fn payment(method: &str, capture: CaptureMethod, amount: Option<Money>) -> Creat
     }
 }
 
-async fn get(c: &mut PaymentsServiceClient<Channel>, id: &str) -> Payment {
-    c.get_payment(GetPaymentRequest {
-        id: id.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .payment
-    .unwrap()
-}
-
 #[tokio::test]
 async fn an_approved_order_is_authorised_captured_in_part_and_refunded() {
     let fake = FakePaypal::start().await;
@@ -68,7 +56,7 @@ async fn an_approved_order_is_authorised_captured_in_part_and_refunded() {
     assert_eq!(p.metadata["order"], "42", "kept on integ's record");
 
     fake.approve(&p.provider_id);
-    let approved = get(&mut c, &p.id).await;
+    let approved = get_payment(&mut c, &p.id).await;
     assert_eq!(approved.status(), PaymentStatus::RequiresCapture);
     assert_eq!(approved.metadata["order"], "42");
     assert!(approved.action_url.is_empty());
@@ -130,7 +118,7 @@ async fn an_approved_order_is_authorised_captured_in_part_and_refunded() {
         (read.payment_id.as_str(), read.amount.clone()),
         (p.id.as_str(), usd(1000))
     );
-    let after = get(&mut c, &p.id).await;
+    let after = get_payment(&mut c, &p.id).await;
     assert_eq!(
         (after.amount_captured, after.amount_refunded),
         (usd(3000), usd(1000))

@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use crate::webhooks::square_sign;
-use crate::{assert_status, key, usd};
+use crate::{assert_status, get_payment, key, usd};
 
 const TOKEN: &str = "EAAAl_integ_fake_square_token_5Wq2";
 const SIGNATURE_KEY: &str = "integ-square-signature-key-8Hq3Zp";
@@ -171,16 +171,7 @@ async fn square_payment_lifecycle_with_its_headers_and_body() {
         .refund
         .unwrap();
     assert_eq!(read.status(), RefundStatus::Succeeded);
-    let read = c
-        .get_payment(GetPaymentRequest {
-            id: p.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap();
+    let read = get_payment(&mut c, &p.id).await;
     assert_eq!(read.amount_refunded, usd(5000));
     assert_eq!(read.metadata["order"], "42");
 

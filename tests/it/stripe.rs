@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use crate::webhooks::sdk_sign;
-use crate::{assert_status, headers, key, usd};
+use crate::{assert_status, get_payment, headers, key, usd};
 
 const KEY: &str = "sk_test_51Integ0fakeStripeKey";
 const ACCOUNT: &str = "acct_1IntegConnected";
@@ -116,16 +116,7 @@ async fn payment_lifecycle_over_stripe_with_its_headers() {
         .unwrap_err();
     assert_status(&too_much, Code::FailedPrecondition, "PRECONDITION_FAILED");
 
-    let read = c
-        .get_payment(GetPaymentRequest {
-            id: p.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .payment
-        .unwrap();
+    let read = get_payment(&mut c, &p.id).await;
     assert_eq!(
         (read.amount_captured, read.amount_refunded),
         (usd(3000), usd(1000))
