@@ -101,11 +101,6 @@ impl Reply {
         self.headers.push((name.to_owned(), value.into()));
         self
     }
-
-    /// The body read as JSON (`Null` when it is not JSON).
-    pub fn value(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
 }
 
 /// A fake provider's behaviour.
